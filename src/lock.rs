@@ -1,0 +1,259 @@
+//! A lock that guards no data: a fair, async critical section.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
+
+use crate::blocking::{block_on, deadline};
+use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
+use crate::semaphore::wait_forever;
+
+/// A lock with no data inside, like Python's `threading.Lock`: it marks a
+/// critical section. Use [`Mutex`](crate::Mutex) when the section guards a
+/// value.
+///
+/// Ownership passes in strict FIFO order straight from the releasing guard
+/// to the oldest waiter, so nobody starves. Uncontended, acquiring and
+/// releasing are one atomic compare-and-swap each.
+///
+/// # Examples
+///
+/// ```
+/// use fairsync::Lock;
+///
+/// static LOG: Lock = Lock::new();
+///
+/// async fn write_lines(lines: &[&str]) {
+///     let _guard = LOG.acquire().await;
+///     for line in lines {
+///         // Lines of one call are never interleaved with another's.
+///         let _ = line;
+///     }
+/// }
+///
+/// # futures::executor::block_on(async {
+/// futures::join!(write_lines(&["a", "b"]), write_lines(&["c"]));
+/// assert!(!LOG.is_locked());
+/// # });
+/// ```
+pub struct Lock {
+    raw: RawSemaphore,
+}
+
+impl HasQueue for Lock {
+    #[inline]
+    fn queue(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+impl Lock {
+    crate::sync::const_fn! {
+        /// Creates an unlocked lock.
+        pub const fn new() -> Lock {
+            Lock {
+                raw: RawSemaphore::new(1),
+            }
+        }
+    }
+
+    /// Waits until the lock is free and this caller is first in line, then
+    /// takes it. Cancel safe: dropping the future at any point passes the
+    /// lock on if it had already been handed to this caller.
+    #[inline]
+    pub fn acquire(&self) -> LockAcquire<'_> {
+        LockAcquire {
+            inner: RawAcquire::new(self, 1),
+        }
+    }
+
+    /// Takes the lock if it is free and nobody is waiting for it.
+    #[inline]
+    pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
+        self.raw.try_acquire(1).then_some(LockGuard { lock: self })
+    }
+
+    /// Blocks the current thread until it holds the lock, queueing in the
+    /// same FIFO line as async waiters.
+    ///
+    /// Calling this on an executor's thread blocks that thread: on a
+    /// single-threaded runtime, if the holder needs that thread to make
+    /// progress, this deadlocks.
+    pub fn acquire_blocking(&self) -> LockGuard<'_> {
+        wait_forever(self.acquire())
+    }
+
+    /// Blocks the current thread for at most `timeout` waiting for the
+    /// lock. Returns `None` if the time ran out; the caller then no longer
+    /// waits. `Duration::ZERO` behaves like [`try_acquire`](Self::try_acquire).
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        if timeout.is_zero() {
+            return self.try_acquire();
+        }
+        block_on(self.acquire(), deadline(timeout))
+    }
+
+    /// Like [`acquire`](Self::acquire), holding the lock by `Arc` so the
+    /// guard has no lifetime.
+    #[inline]
+    pub fn acquire_owned(self: Arc<Self>) -> LockAcquireOwned {
+        LockAcquireOwned {
+            inner: RawAcquire::new(self, 1),
+        }
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), holding the lock by `Arc`.
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
+        self.raw.try_acquire(1).then(|| OwnedLockGuard {
+            lock: Arc::clone(self),
+        })
+    }
+
+    /// Whether someone holds the lock. Stays `true` while ownership passes
+    /// from a releasing guard to a waiter.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.available() == 0
+    }
+}
+
+impl Default for Lock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("is_locked", &self.is_locked())
+            .field("waiters", &self.raw.waiters())
+            .finish()
+    }
+}
+
+/// Holds a [`Lock`]; dropping it releases the lock to the next waiter.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl<'a> LockGuard<'a> {
+    /// The lock this guard holds.
+    pub fn lock(this: &Self) -> &'a Lock {
+        this.lock
+    }
+}
+
+/// Holds an `Arc<Lock>`; dropping it releases the lock to the next waiter.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct OwnedLockGuard {
+    lock: Arc<Lock>,
+}
+
+impl OwnedLockGuard {
+    /// The lock this guard holds.
+    pub fn lock(this: &Self) -> &Arc<Lock> {
+        &this.lock
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.raw.release(1);
+    }
+}
+
+impl Drop for OwnedLockGuard {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.raw.release(1);
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OwnedLockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedLockGuard").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`Lock::acquire`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct LockAcquire<'a> {
+        #[pin]
+        inner: RawAcquire<&'a Lock>,
+    }
+}
+
+pin_project! {
+    /// The future of [`Lock::acquire_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct LockAcquireOwned {
+        #[pin]
+        inner: RawAcquire<Arc<Lock>>,
+    }
+}
+
+impl<'a> Future for LockAcquire<'a> {
+    type Output = LockGuard<'a>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(|lock| LockGuard { lock })
+    }
+}
+
+impl Future for LockAcquireOwned {
+    type Output = OwnedLockGuard;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .inner
+            .poll(cx)
+            .map(|lock| OwnedLockGuard { lock })
+    }
+}
+
+impl FusedFuture for LockAcquire<'_> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl FusedFuture for LockAcquireOwned {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl fmt::Debug for LockAcquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockAcquire")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}
+
+impl fmt::Debug for LockAcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockAcquireOwned")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}

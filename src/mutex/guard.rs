@@ -1,0 +1,227 @@
+//! The guards of [`Mutex`]: each one proves the lock is held, and dropping
+//! it hands the lock to the next waiter.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use std::sync::Arc;
+
+use super::Mutex;
+use crate::queue::RawSemaphore;
+
+/// Holds a [`Mutex`] locked and gives access to its value; dropping it
+/// unlocks. `Debug` and `Display` format exactly like `T`.
+///
+/// The guard is `Send` when `T` is, so it may be held across `.await` in a
+/// task on a multi-threaded runtime.
+#[must_use = "dropping a guard unlocks the mutex at once"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    // Sync only when `T: Sync`: a shared guard hands out `&T`.
+    _marker: PhantomData<&'a mut T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Wraps a mutex whose lock the caller has just acquired.
+    pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
+        Self {
+            mutex,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Narrows the guard to a part of the value, keeping the mutex locked.
+    ///
+    /// If `f` panics, the mutex is unlocked as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{MutexGuard, Mutex};
+    ///
+    /// let mutex = Mutex::new((1, String::from("a")));
+    /// let mut name = MutexGuard::map(mutex.try_lock().unwrap(), |pair| &mut pair.1);
+    /// name.push('b');
+    /// drop(name);
+    /// assert_eq!(mutex.try_lock().unwrap().1, "ab");
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
+        // SAFETY: `this` holds the lock, and the reference lives no longer
+        // than the mapped guard, which keeps the lock held until it drops.
+        let value = this.mutex.value.with_mut(|value| unsafe { &mut *value });
+        // Should `f` panic, `this` is still owned here and unlocks on unwind.
+        let value = NonNull::from(f(value));
+        let raw = &this.mutex.raw;
+        mem::forget(this);
+        MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The mutex this guard holds.
+    pub fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.mutex
+    }
+}
+
+/// A [`MutexGuard`] narrowed by [`MutexGuard::map`] to a part `U` of the
+/// value; dropping it unlocks the mutex.
+#[must_use = "dropping a guard unlocks the mutex at once"]
+pub struct MappedMutexGuard<'a, U: ?Sized> {
+    raw: &'a RawSemaphore,
+    value: NonNull<U>,
+    _marker: PhantomData<&'a mut U>,
+}
+
+// SAFETY: the guard is a `&mut U` plus the duty to unlock, which any thread
+// may do: it can move to another thread when `U` can, like `&mut U`.
+unsafe impl<U: ?Sized + Send> Send for MappedMutexGuard<'_, U> {}
+
+// SAFETY: a shared guard only hands out `&U`; the bound follows
+// `MutexGuard`, which needs `T: Send + Sync`.
+unsafe impl<U: ?Sized + Send + Sync> Sync for MappedMutexGuard<'_, U> {}
+
+impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
+    /// Narrows the guard further, keeping the mutex locked. If `f` panics,
+    /// the mutex is unlocked as the guard drops.
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> &mut V,
+    ) -> MappedMutexGuard<'a, V> {
+        let value = NonNull::from(f(&mut *this));
+        let raw = this.raw;
+        mem::forget(this);
+        MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+}
+
+/// Holds an `Arc<Mutex<T>>` locked; dropping it unlocks. `Debug` and
+/// `Display` format exactly like `T`.
+#[must_use = "dropping a guard unlocks the mutex at once"]
+pub struct OwnedMutexGuard<T: ?Sized> {
+    mutex: Arc<Mutex<T>>,
+    // Sync only when `T: Sync`: a shared guard hands out `&T`.
+    _marker: PhantomData<T>,
+}
+
+impl<T: ?Sized> OwnedMutexGuard<T> {
+    /// Wraps a mutex whose lock the caller has just acquired.
+    pub(super) fn new(mutex: Arc<Mutex<T>>) -> Self {
+        Self {
+            mutex,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The mutex this guard holds.
+    pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
+        &this.mutex
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
+        self.mutex.value.with(|value| unsafe { &*value })
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and is borrowed mutably, so this
+        // is the only reference to the value.
+        self.mutex.value.with_mut(|value| unsafe { &mut *value })
+    }
+}
+
+impl<U: ?Sized> Deref for MappedMutexGuard<'_, U> {
+    type Target = U;
+
+    #[inline]
+    fn deref(&self) -> &U {
+        // SAFETY: `value` points into the value of a mutex this guard keeps
+        // locked, so no `&mut` to it exists elsewhere.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference derived from the guard.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T: ?Sized> Deref for OwnedMutexGuard<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
+        self.mutex.value.with(|value| unsafe { &*value })
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and is borrowed mutably, so this
+        // is the only reference to the value.
+        self.mutex.value.with_mut(|value| unsafe { &mut *value })
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.mutex.raw.release(1);
+    }
+}
+
+impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
+    #[inline]
+    fn drop(&mut self) {
+        self.raw.release(1);
+    }
+}
+
+impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.mutex.raw.release(1);
+    }
+}
+
+macro_rules! format_like_target {
+    ($($guard:ident<$($lt:lifetime,)? $t:ident>),*) => {$(
+        impl<$($lt,)? $t: ?Sized + fmt::Debug> fmt::Debug for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($lt,)? $t: ?Sized + fmt::Display> fmt::Display for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
+
+format_like_target!(
+    MutexGuard<'a, T>,
+    MappedMutexGuard<'a, U>,
+    OwnedMutexGuard<T>
+);

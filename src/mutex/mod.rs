@@ -1,0 +1,264 @@
+//! A fair async mutex guarding a value.
+
+mod guard;
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
+
+pub use self::guard::{MappedMutexGuard, MutexGuard, OwnedMutexGuard};
+use crate::blocking::{block_on, deadline};
+use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
+use crate::semaphore::wait_forever;
+use crate::sync::UnsafeCell;
+
+/// An async mutex: a [`Lock`](crate::Lock) that guards a value of type `T`.
+///
+/// The lock passes in strict FIFO order straight from the releasing guard to
+/// the oldest waiter, so no task starves, and a guard may be held across
+/// `.await`. Dropping a [`lock`](Self::lock) future at any point is safe.
+/// There is no poisoning: a guard dropped during a panic unlocks normally.
+///
+/// # Examples
+///
+/// ```
+/// use fairsync::Mutex;
+/// use std::sync::Arc;
+///
+/// # futures::executor::block_on(async {
+/// let counter = Arc::new(Mutex::new(0u32));
+/// let tasks = (0..4).map(|_| {
+///     let counter = Arc::clone(&counter);
+///     async move { *counter.lock().await += 1 }
+/// });
+/// futures::future::join_all(tasks).await;
+/// assert_eq!(*counter.lock().await, 4);
+/// # });
+/// ```
+pub struct Mutex<T: ?Sized> {
+    raw: RawSemaphore,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the guarded value is reached only through a guard, and at most one
+// guard exists at a time, so sharing the mutex hands `T` from thread to
+// thread but never shares it: `T: Send` suffices, as for `std::sync::Mutex`.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+// SAFETY: the mutex owns its value; sending it sends the `T`.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+
+impl<T: ?Sized> HasQueue for Mutex<T> {
+    #[inline]
+    fn queue(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+impl<T> Mutex<T> {
+    crate::sync::const_fn! {
+        /// Creates an unlocked mutex holding `value`.
+        pub const fn new(value: T) -> Mutex<T> {
+            Mutex {
+                raw: RawSemaphore::new(1),
+                value: UnsafeCell::new(value),
+            }
+        }
+    }
+
+    /// Consumes the mutex and returns its value.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Waits until the mutex is free and this caller is first in line, then
+    /// locks it.
+    ///
+    /// Cancel safe: dropping the future at any point, even after the lock
+    /// was handed to it, passes the lock on to the next waiter.
+    #[inline]
+    pub fn lock(&self) -> MutexLock<'_, T> {
+        MutexLock {
+            inner: RawAcquire::new(self, 1),
+        }
+    }
+
+    /// Locks the mutex if it is free and nobody is waiting for it.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    ///
+    /// let mutex = Mutex::new(1);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(mutex.try_lock().is_none());
+    /// drop(guard);
+    /// assert_eq!(*mutex.try_lock().unwrap(), 1);
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.raw.try_acquire(1).then(|| MutexGuard::new(self))
+    }
+
+    /// Blocks the current thread until it holds the lock, queueing in the
+    /// same FIFO line as async waiters.
+    ///
+    /// Calling this on an executor's thread blocks that thread: on a
+    /// single-threaded runtime, if the holder needs that thread to make
+    /// progress, this deadlocks.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(Vec::new()));
+    /// let threads: Vec<_> = (0..3)
+    ///     .map(|i| {
+    ///         let mutex = Arc::clone(&mutex);
+    ///         std::thread::spawn(move || mutex.lock_blocking().push(i))
+    ///     })
+    ///     .collect();
+    /// for thread in threads {
+    ///     thread.join().unwrap();
+    /// }
+    /// assert_eq!(mutex.lock_blocking().len(), 3);
+    /// ```
+    pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        wait_forever(self.lock())
+    }
+
+    /// Blocks the current thread for at most `timeout` waiting for the
+    /// lock. Returns `None` if the time ran out; the caller then no longer
+    /// waits. `Duration::ZERO` behaves like [`try_lock`](Self::try_lock).
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        if timeout.is_zero() {
+            return self.try_lock();
+        }
+        block_on(self.lock(), deadline(timeout))
+    }
+
+    /// Like [`lock`](Self::lock), holding the mutex by `Arc` so the guard
+    /// has no lifetime (for example, to move it into a spawned task).
+    #[inline]
+    pub fn lock_owned(self: Arc<Self>) -> MutexLockOwned<T> {
+        MutexLockOwned {
+            inner: RawAcquire::new(self, 1),
+        }
+    }
+
+    /// Like [`try_lock`](Self::try_lock), holding the mutex by `Arc`.
+    #[inline]
+    pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
+        self.raw
+            .try_acquire(1)
+            .then(|| OwnedMutexGuard::new(Arc::clone(self)))
+    }
+
+    /// A mutable reference to the value, without locking: `&mut self`
+    /// proves nobody else can reach it.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Whether someone holds the lock. Stays `true` while ownership passes
+    /// from a releasing guard to a waiter.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.available() == 0
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        d.field("is_locked", &self.is_locked());
+        match self.try_lock() {
+            Some(guard) => d.field("value", &&*guard),
+            None => d.field("value", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`Mutex::lock`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct MutexLock<'a, T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<&'a Mutex<T>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`Mutex::lock_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct MutexLockOwned<T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<Arc<Mutex<T>>>,
+    }
+}
+
+impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(MutexGuard::new)
+    }
+}
+
+impl<T: ?Sized> Future for MutexLockOwned<T> {
+    type Output = OwnedMutexGuard<T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(OwnedMutexGuard::new)
+    }
+}
+
+impl<T: ?Sized> FusedFuture for MutexLock<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<T: ?Sized> FusedFuture for MutexLockOwned<T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for MutexLock<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MutexLock")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for MutexLockOwned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MutexLockOwned")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}

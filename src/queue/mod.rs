@@ -1,0 +1,475 @@
+//! The one waiter queue every primitive is built on: a permit counter and an
+//! intrusive FIFO list of waiters, with direct hand-off to the oldest waiter.
+//!
+//! This module holds all the pointer-level `unsafe` of the crate. Everything
+//! above it (semaphore, lock, mutex) is safe code over [`RawSemaphore`] and
+//! [`RawAcquire`].
+//!
+//! # State
+//!
+//! `state = permits << 1 | WAITERS`. Invariants, upheld under the lock:
+//! - `WAITERS` is set if and only if the list is non-empty;
+//! - `WAITERS` changes only while the lock is held;
+//! - `WAITERS` set implies `permits == 0`: released permits go to the head
+//!   waiter (which may collect them over several releases), never to the
+//!   counter, so nobody can take a permit ahead of a queued waiter.
+//!
+//! Without waiters, acquire and release are one CAS each and never lock.
+//! With waiters, every counter change happens under the lock.
+//!
+//! # Node life cycle
+//!
+//! `IDLE` → (first poll, fast path wins) done, never linked.
+//! `IDLE` → `WAITING` (under the lock: permits taken, node linked).
+//! `WAITING` → `GRANTED` (a releaser, under the lock: unlinked, waker taken,
+//! then the `Release` store of `GRANTED` as its last touch of the node).
+//! `GRANTED` → done (the owner sees it with an `Acquire` load, no lock).
+//! Dropping a `WAITING` node unlinks it under the lock and passes on the
+//! permits it had collected; dropping a `GRANTED` one releases them all.
+
+mod list;
+mod waiter;
+
+use core::cmp;
+use core::fmt;
+use core::future::Future;
+use core::ops::Deref;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, Waker};
+
+use pin_project_lite::pin_project;
+
+use self::list::List;
+use self::waiter::{Waiter, GRANTED, IDLE, WAITING};
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+
+/// The largest number of permits a semaphore can hold or a caller can ask for.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+
+const WAITERS: usize = 1;
+const PERMIT_SHIFT: u32 = 1;
+
+/// A weighted, strictly FIFO semaphore: the engine under every primitive.
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    queue: Mutex<List>,
+    /// The list's length, mirrored so `waiters()` and `Debug` never lock.
+    waiters: AtomicUsize,
+}
+
+impl RawSemaphore {
+    crate::sync::const_fn! {
+        pub(crate) const fn new(permits: usize) -> RawSemaphore {
+            assert!(
+                permits <= MAX_PERMITS,
+                "a semaphore cannot hold more than Semaphore::MAX_PERMITS permits"
+            );
+            RawSemaphore {
+                state: AtomicUsize::new(permits << PERMIT_SHIFT),
+                queue: Mutex::new(List::new()),
+                waiters: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    /// Permits free to take now (0 while anyone waits).
+    #[inline]
+    pub(crate) fn available(&self) -> usize {
+        self.state.load(Ordering::Acquire) >> PERMIT_SHIFT
+    }
+
+    /// Callers queued and not yet granted.
+    #[inline]
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Takes `n` permits if nobody waits and enough are free. Zero permits
+    /// are always free, even while others wait.
+    #[inline]
+    pub(crate) fn try_acquire(&self, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if cur & WAITERS != 0 || cur >> PERMIT_SHIFT < n {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (n << PERMIT_SHIFT),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits: to the oldest waiters first, the rest to the
+    /// counter.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut cur = self.state.load(Ordering::Relaxed);
+        while cur & WAITERS == 0 {
+            match self.state.compare_exchange_weak(
+                cur,
+                cur + (n << PERMIT_SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+        self.release_slow(n);
+    }
+
+    /// Adds `n` new permits, panicking before any change if the available
+    /// permits would pass `MAX_PERMITS`.
+    pub(crate) fn add_permits(&self, n: usize) {
+        let available = self.available();
+        if available
+            .checked_add(n)
+            .map_or(true, |total| total > MAX_PERMITS)
+        {
+            panic!(
+                "add_permits({n}) would raise the available permits ({available}) past \
+                 Semaphore::MAX_PERMITS ({MAX_PERMITS})"
+            );
+        }
+        self.release(n);
+    }
+
+    #[cold]
+    fn release_slow(&self, n: usize) {
+        let mut wake = WakeBatch::new();
+        self.release_locked(self.queue.lock(), n, &mut wake);
+        // `wake` wakes the granted waiters here, after the lock is released.
+    }
+
+    /// Hands `n` permits to the waiters from the head, then puts what is
+    /// left in the counter if the list emptied. Unlocks before returning.
+    fn release_locked<'a>(
+        &'a self,
+        mut list: MutexGuard<'a, List>,
+        mut n: usize,
+        wake: &mut WakeBatch,
+    ) {
+        while n > 0 {
+            let Some(head) = list.front() else { break };
+            if wake.is_full() {
+                drop(list);
+                wake.wake_all();
+                list = self.queue.lock();
+                continue;
+            }
+            // SAFETY: `head` is linked, so it is live (list invariant), and
+            // the lock is held, so nobody else touches its fields. The
+            // reference is not used after the `GRANTED` store below, after
+            // which the owner may free the node.
+            let node = unsafe { head.as_ref() };
+            // SAFETY: `remaining` is only accessed under the lock.
+            let remaining = unsafe { &mut *node.remaining.get() };
+            let given = cmp::min(*remaining, n);
+            *remaining -= given;
+            n -= given;
+            if *remaining == 0 {
+                list.pop_front();
+                // SAFETY: `waker` is only accessed under the lock.
+                wake.push(unsafe { (*node.waker.get()).take() });
+                node.status.store(GRANTED, Ordering::Release);
+            }
+        }
+        self.waiters.store(list.len(), Ordering::Relaxed);
+        if list.is_empty() {
+            // Concurrent fast paths may run once WAITERS is clear (a
+            // cancellation may have cleared it while the lock was released
+            // to wake a batch), so update the counter with a CAS.
+            let mut cur = self.state.load(Ordering::Relaxed);
+            loop {
+                let new = (cur & !WAITERS) + (n << PERMIT_SHIFT);
+                match self.state.compare_exchange_weak(
+                    cur,
+                    new,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        } else {
+            debug_assert_eq!(n, 0, "permits left over while a waiter is queued");
+        }
+    }
+
+    /// Polls an acquire of `n` permits whose node is `node`.
+    #[inline]
+    fn poll_acquire(&self, node: Pin<&Waiter>, n: usize, cx: &mut Context<'_>) -> Poll<()> {
+        match node.status() {
+            IDLE if self.try_acquire(n) => Poll::Ready(()),
+            IDLE => self.enqueue(node, n, cx),
+            GRANTED => Poll::Ready(()),
+            _ => self.poll_waiting(node, cx),
+        }
+    }
+
+    /// First poll after the fast path failed: take what the counter holds,
+    /// and link the node, all under the lock so that no release can slip in
+    /// between "too few permits" and "linked".
+    #[cold]
+    fn enqueue(&self, node: Pin<&Waiter>, n: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let waker = cx.waker().clone();
+        let mut list = self.queue.lock();
+        let mut cur = self.state.load(Ordering::Relaxed);
+        let remaining = loop {
+            if cur & WAITERS != 0 {
+                break n;
+            }
+            let available = cur >> PERMIT_SHIFT;
+            let (new, remaining) = if available >= n {
+                (cur - (n << PERMIT_SHIFT), 0)
+            } else {
+                (WAITERS, n - available)
+            };
+            match self
+                .state
+                .compare_exchange(cur, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break remaining,
+                Err(actual) => cur = actual,
+            }
+        };
+        if remaining == 0 {
+            drop(list);
+            drop(waker);
+            return Poll::Ready(());
+        }
+        // SAFETY: the node is not linked yet, so only its owner (us) reaches
+        // it; from `push_back` on, the lock we hold guards these fields.
+        unsafe {
+            *node.remaining.get() = remaining;
+            *node.waker.get() = Some(waker);
+        }
+        node.status.store(WAITING, Ordering::Relaxed);
+        // SAFETY: the node is pinned and unlinked; `RawAcquire`'s drop
+        // unlinks it under this lock before its memory can go away.
+        unsafe { list.push_back(NonNull::from(node.get_ref())) };
+        self.waiters.store(list.len(), Ordering::Relaxed);
+        Poll::Pending
+    }
+
+    /// A later poll of a linked node: done if granted, else refresh the waker.
+    #[cold]
+    fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<()> {
+        let list = self.queue.lock();
+        if node.status() == GRANTED {
+            return Poll::Ready(());
+        }
+        // SAFETY: the node is linked and the lock is held.
+        let slot = unsafe { &mut *node.waker.get() };
+        let stale = match slot {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => slot.replace(cx.waker().clone()),
+        };
+        drop(list);
+        drop(stale);
+        Poll::Pending
+    }
+
+    /// Cancels the acquire of `n` permits whose node is `node`, passing on
+    /// every permit it holds.
+    fn cancel(&self, node: Pin<&Waiter>, n: usize) {
+        match node.status() {
+            IDLE => return,
+            GRANTED => return self.release(n),
+            _ => {}
+        }
+        let mut wake = WakeBatch::new();
+        let mut list = self.queue.lock();
+        // A releaser may have granted the node since the load above.
+        if node.status() == GRANTED {
+            drop(list);
+            return self.release(n);
+        }
+        // SAFETY: the status is WAITING and cannot change while we hold the
+        // lock, so the node is linked in this list.
+        unsafe { list.remove(NonNull::from(node.get_ref())) };
+        // SAFETY: unlinked, so only we reach the node now.
+        let (stale, collected) = unsafe { ((*node.waker.get()).take(), n - *node.remaining.get()) };
+        node.status.store(IDLE, Ordering::Relaxed);
+        self.release_locked(list, collected, &mut wake);
+        drop(stale);
+    }
+}
+
+impl fmt::Debug for RawSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawSemaphore")
+            .field("available", &self.available())
+            .field("waiters", &self.waiters())
+            .finish()
+    }
+}
+
+/// A type that owns a [`RawSemaphore`]: what an acquire future waits on.
+pub(crate) trait HasQueue {
+    fn queue(&self) -> &RawSemaphore;
+}
+
+pin_project! {
+    /// The future under every acquire: waits for `permits` permits of the
+    /// semaphore behind `handle` and resolves to the handle.
+    ///
+    /// `handle` is `None` once the future has completed.
+    pub(crate) struct RawAcquire<H>
+    where
+        H: Deref,
+        H::Target: HasQueue,
+    {
+        handle: Option<H>,
+        permits: usize,
+        #[pin]
+        node: Waiter,
+    }
+
+    impl<H> PinnedDrop for RawAcquire<H>
+    where
+        H: Deref,
+        H::Target: HasQueue,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(handle) = this.handle {
+                handle.queue().cancel(this.node.into_ref(), *this.permits);
+            }
+        }
+    }
+}
+
+impl<H> RawAcquire<H>
+where
+    H: Deref,
+    H::Target: HasQueue,
+{
+    /// An acquire of `permits` permits. Nothing happens until the first poll.
+    #[inline]
+    pub(crate) fn new(handle: H, permits: usize) -> Self {
+        if permits > MAX_PERMITS {
+            panic!(
+                "cannot acquire {permits} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})"
+            );
+        }
+        Self {
+            handle: Some(handle),
+            permits,
+            node: Waiter::new(),
+        }
+    }
+
+    /// How many permits the future asks for.
+    pub(crate) fn permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Whether the future has resolved.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.handle.is_none()
+    }
+
+    /// Where the future is in its life, for `Debug`.
+    pub(crate) fn state(&self) -> &'static str {
+        if self.handle.is_none() {
+            return "done";
+        }
+        match self.node.status.load(Ordering::Relaxed) {
+            IDLE => "idle",
+            WAITING => "waiting",
+            _ => "granted",
+        }
+    }
+}
+
+impl<H> Future for RawAcquire<H>
+where
+    H: Deref,
+    H::Target: HasQueue,
+{
+    type Output = H;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<H> {
+        let this = self.project();
+        let handle = this
+            .handle
+            .as_ref()
+            .expect("acquire future polled after it completed");
+        match handle
+            .queue()
+            .poll_acquire(this.node.into_ref(), *this.permits, cx)
+        {
+            Poll::Ready(()) => Poll::Ready(this.handle.take().expect("checked above")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Wakers of granted waiters, woken after the lock is released: a waker may
+/// call back into the same primitive. Holds up to 32 without allocating;
+/// dropping it wakes whatever is left, also during an unwind.
+struct WakeBatch {
+    wakers: [Option<Waker>; WakeBatch::CAPACITY],
+    len: usize,
+    next: usize,
+}
+
+impl WakeBatch {
+    const CAPACITY: usize = 32;
+
+    const fn new() -> Self {
+        Self {
+            wakers: [const { None }; Self::CAPACITY],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == Self::CAPACITY
+    }
+
+    fn push(&mut self, waker: Option<Waker>) {
+        debug_assert!(!self.is_full());
+        self.wakers[self.len] = waker;
+        self.len += 1;
+    }
+
+    /// Wakes in grant order. If a waker panics, `Drop` wakes the rest.
+    fn wake_all(&mut self) {
+        while self.next < self.len {
+            let waker = self.wakers[self.next].take();
+            self.next += 1;
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+        self.next = 0;
+    }
+}
+
+impl Drop for WakeBatch {
+    fn drop(&mut self) {
+        self.wake_all();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

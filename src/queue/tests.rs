@@ -1,0 +1,240 @@
+//! Deterministic tests of the queue's state machine: every future is polled
+//! by hand, so each interleaving below is exactly the one named.
+
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::*;
+
+struct Sem(RawSemaphore);
+
+impl HasQueue for Sem {
+    fn queue(&self) -> &RawSemaphore {
+        &self.0
+    }
+}
+
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn waker() -> (Arc<CountingWaker>, Waker) {
+    let counter = Arc::new(CountingWaker::default());
+    (counter.clone(), Waker::from(counter))
+}
+
+fn poll<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+fn pending<F: Future>(fut: Pin<&mut F>, waker: &Waker) {
+    assert!(
+        poll(fut, waker).is_pending(),
+        "expected the acquire to wait"
+    );
+}
+
+fn ready<F: Future>(fut: Pin<&mut F>, waker: &Waker) {
+    assert!(
+        poll(fut, waker).is_ready(),
+        "expected the acquire to complete"
+    );
+}
+
+#[test]
+fn uncontended_acquire_and_release_move_the_counter() {
+    let sem = Sem(RawSemaphore::new(3));
+    assert!(sem.0.try_acquire(2));
+    assert_eq!(sem.0.available(), 1);
+    assert!(!sem.0.try_acquire(2));
+    sem.0.release(2);
+    assert_eq!(sem.0.available(), 3);
+}
+
+#[test]
+fn releases_grant_waiters_in_fifo_order() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (_, w) = waker();
+    let mut futs: Vec<_> = (0..5).map(|_| Box::pin(RawAcquire::new(&sem, 1))).collect();
+    for fut in &mut futs {
+        pending(fut.as_mut(), &w);
+    }
+    assert_eq!(sem.0.waiters(), 5);
+    for granted in 0..5 {
+        sem.0.release(1);
+        for (i, fut) in futs.iter_mut().enumerate().skip(granted) {
+            assert_eq!(
+                poll(fut.as_mut(), &w).is_ready(),
+                i == granted,
+                "waiter {i}"
+            );
+        }
+    }
+    assert_eq!(sem.0.waiters(), 0);
+    assert_eq!(sem.0.available(), 0);
+}
+
+#[test]
+fn weighted_head_collects_permits_and_blocks_later_requests() {
+    let sem = Sem(RawSemaphore::new(1));
+    let (_, w) = waker();
+    let mut heavy = pin!(RawAcquire::new(&sem, 3));
+    let mut light = pin!(RawAcquire::new(&sem, 1));
+    pending(heavy.as_mut(), &w);
+    // The free permit went to the head; nothing is left for anyone else.
+    assert_eq!(sem.0.available(), 0);
+    assert!(!sem.0.try_acquire(1));
+    pending(light.as_mut(), &w);
+    sem.0.release(1);
+    pending(heavy.as_mut(), &w);
+    pending(light.as_mut(), &w);
+    sem.0.release(1);
+    ready(heavy.as_mut(), &w);
+    pending(light.as_mut(), &w);
+    // Two permits: one for `light`, the other back to the counter.
+    sem.0.release(2);
+    ready(light.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (1, 0));
+}
+
+#[test]
+fn cancel_never_polled_changes_nothing() {
+    let sem = Sem(RawSemaphore::new(0));
+    drop(RawAcquire::new(&sem, 1));
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+#[test]
+fn cancel_while_waiting_unlinks_and_clears_waiters() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (_, w) = waker();
+    {
+        let mut fut = pin!(RawAcquire::new(&sem, 1));
+        pending(fut.as_mut(), &w);
+        assert_eq!(sem.0.waiters(), 1);
+    }
+    assert_eq!(sem.0.waiters(), 0);
+    sem.0.release(1);
+    // WAITERS was cleared, so the permit reached the counter.
+    assert_eq!(sem.0.available(), 1);
+}
+
+#[test]
+fn cancel_after_grant_passes_the_permits_on() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (_, w) = waker();
+    let (next_woken, next_w) = waker();
+    let mut first = Box::pin(RawAcquire::new(&sem, 2));
+    let mut second = pin!(RawAcquire::new(&sem, 2));
+    pending(first.as_mut(), &w);
+    pending(second.as_mut(), &next_w);
+    sem.0.release(2);
+    drop(first);
+    assert_eq!(next_woken.0.load(SeqCst), 1);
+    ready(second.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+#[test]
+fn cancel_of_a_partly_granted_head_passes_its_permits_on() {
+    let sem = Sem(RawSemaphore::new(2));
+    let (_, w) = waker();
+    let mut head = Box::pin(RawAcquire::new(&sem, 5));
+    let mut next = pin!(RawAcquire::new(&sem, 3));
+    pending(head.as_mut(), &w);
+    pending(next.as_mut(), &w);
+    sem.0.release(1);
+    drop(head);
+    // The 3 permits the head collected now belong to `next`.
+    ready(next.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+#[test]
+fn cancel_of_the_only_waiter_returns_its_partial_grant_to_the_counter() {
+    let sem = Sem(RawSemaphore::new(2));
+    let (_, w) = waker();
+    let mut head = Box::pin(RawAcquire::new(&sem, 5));
+    pending(head.as_mut(), &w);
+    assert_eq!(sem.0.available(), 0);
+    drop(head);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (2, 0));
+}
+
+#[test]
+fn many_grants_wake_every_waiter_across_batches() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (woken, w) = waker();
+    let n = 3 * WakeBatch::CAPACITY + 5;
+    let mut futs: Vec<_> = (0..n).map(|_| Box::pin(RawAcquire::new(&sem, 1))).collect();
+    for fut in &mut futs {
+        pending(fut.as_mut(), &w);
+    }
+    sem.0.release(n + 1);
+    assert_eq!(woken.0.load(SeqCst), n);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (1, 0));
+    for fut in &mut futs {
+        ready(fut.as_mut(), &w);
+    }
+}
+
+#[test]
+fn repoll_replaces_the_waker() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (old, old_w) = waker();
+    let (new, new_w) = waker();
+    let mut fut = pin!(RawAcquire::new(&sem, 1));
+    pending(fut.as_mut(), &old_w);
+    pending(fut.as_mut(), &new_w);
+    sem.0.release(1);
+    assert_eq!((old.0.load(SeqCst), new.0.load(SeqCst)), (0, 1));
+    ready(fut.as_mut(), &new_w);
+}
+
+#[test]
+fn zero_permits_are_ready_while_others_wait() {
+    let sem = Sem(RawSemaphore::new(0));
+    let (_, w) = waker();
+    let mut waiting = pin!(RawAcquire::new(&sem, 1));
+    pending(waiting.as_mut(), &w);
+    ready(pin!(RawAcquire::new(&sem, 0)).as_mut(), &w);
+    assert!(sem.0.try_acquire(0));
+}
+
+#[test]
+#[should_panic(expected = "polled after it completed")]
+fn polling_a_completed_acquire_panics() {
+    let sem = Sem(RawSemaphore::new(1));
+    let (_, w) = waker();
+    let mut fut = pin!(RawAcquire::new(&sem, 1));
+    ready(fut.as_mut(), &w);
+    let _ = poll(fut.as_mut(), &w);
+}
+
+/// A waker that releases a permit of the semaphore when woken: proves that
+/// wakers run after the queue's lock is released.
+struct ReleasingWaker(Arc<Sem>);
+
+impl Wake for ReleasingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0 .0.release(1);
+        assert!(self.0 .0.try_acquire(1));
+    }
+}
+
+#[test]
+fn a_waker_may_call_back_into_the_semaphore() {
+    let sem = Arc::new(Sem(RawSemaphore::new(0)));
+    let w = Waker::from(Arc::new(ReleasingWaker(sem.clone())));
+    let mut fut = pin!(RawAcquire::new(&*sem, 1));
+    pending(fut.as_mut(), &w);
+    sem.0.release(1);
+    ready(fut.as_mut(), &w);
+}

@@ -1,0 +1,71 @@
+//! A waiter node: the part of an acquire future the queue links and grants.
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+use crate::sync::{AtomicU8, Ordering};
+
+/// Never linked: the fast path may still succeed without touching the queue.
+pub(super) const IDLE: u8 = 0;
+/// Linked into the queue, waiting for `remaining` more permits.
+pub(super) const WAITING: u8 = 1;
+/// Unlinked by a releaser that handed over every requested permit. The store
+/// of this value is the releaser's last access to the node.
+pub(super) const GRANTED: u8 = 2;
+
+/// The previous and next nodes while the node is linked.
+#[derive(Default)]
+pub(super) struct Links {
+    pub(super) prev: Option<NonNull<Waiter>>,
+    pub(super) next: Option<NonNull<Waiter>>,
+}
+
+/// One queued acquire.
+///
+/// The node lives inside a pinned future (or on a blocked thread's stack), so
+/// it never allocates. Every field but `status` is touched only while the
+/// queue's lock is held; `status` is written under the lock and read without
+/// it by the owner to complete a grant lock-free.
+///
+/// The node is only ever mutated through its `UnsafeCell`s and its atomic, so
+/// the list may keep pointers derived from a shared reference. It is
+/// `!Unpin`, which stops the owner's `Pin<&mut _>` from asserting uniqueness
+/// over the memory the list points into.
+pub(crate) struct Waiter {
+    pub(super) links: UnsafeCell<Links>,
+    pub(super) waker: UnsafeCell<Option<Waker>>,
+    /// Permits still owed before the waiter is granted.
+    pub(super) remaining: UnsafeCell<usize>,
+    pub(super) status: AtomicU8,
+    _pin: PhantomPinned,
+}
+
+impl Waiter {
+    pub(crate) fn new() -> Self {
+        Self {
+            links: UnsafeCell::new(Links::default()),
+            waker: UnsafeCell::new(None),
+            remaining: UnsafeCell::new(0),
+            status: AtomicU8::new(IDLE),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// The status as seen by the owner. `Acquire` pairs with the releaser's
+    /// `Release` store of `GRANTED`, which makes the releaser's critical
+    /// section (and the guarded data) visible to the new owner.
+    #[inline]
+    pub(super) fn status(&self) -> u8 {
+        self.status.load(Ordering::Acquire)
+    }
+}
+
+// SAFETY: `links`, `waker` and `remaining` are only read or written while the
+// queue's lock is held, which serializes every access across threads; the
+// `Waker` inside is itself `Send + Sync`, and `status` is atomic.
+unsafe impl Send for Waiter {}
+// SAFETY: as for `Send`: shared access to the non-atomic fields only happens
+// under the queue's lock.
+unsafe impl Sync for Waiter {}

@@ -1,0 +1,429 @@
+//! A counting semaphore with strictly FIFO, weighted acquires.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
+
+use crate::blocking::{block_on, deadline};
+use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
+
+/// A counting semaphore: a pool of interchangeable permits.
+///
+/// Permits are handed out in strict FIFO order. A released permit goes
+/// straight to the oldest waiter, and a weighted request at the head of the
+/// line ([`acquire_many`](Self::acquire_many)) collects permits as they are
+/// released, so later, smaller requests never overtake it. Dropping an
+/// acquire future at any point loses no permit.
+///
+/// # Examples
+///
+/// Bound how many requests are in flight:
+///
+/// ```
+/// use fairsync::Semaphore;
+///
+/// static IN_FLIGHT: Semaphore = Semaphore::new(2);
+///
+/// async fn request(id: u32) -> u32 {
+///     let _permit = IN_FLIGHT.acquire().await;
+///     // At most two requests run this part at once.
+///     id * 10
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let results = futures::future::join_all((0..5).map(request)).await;
+/// assert_eq!(results, [0, 10, 20, 30, 40]);
+/// assert_eq!(IN_FLIGHT.available_permits(), 2);
+/// # });
+/// ```
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+impl HasQueue for Semaphore {
+    #[inline]
+    fn queue(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+impl Semaphore {
+    /// The most permits a semaphore can hold, and the most one call can ask
+    /// for. [`new`](Self::new), `acquire_many*` and `try_acquire_many*` with
+    /// more panic at the call, and [`add_permits`](Self::add_permits) panics
+    /// rather than raise the available permits past it.
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    crate::sync::const_fn! {
+        /// Creates a semaphore with `permits` permits.
+        ///
+        /// # Panics
+        ///
+        /// If `permits` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+        pub const fn new(permits: usize) -> Semaphore {
+            Semaphore {
+                raw: RawSemaphore::new(permits),
+            }
+        }
+    }
+
+    /// Waits for one permit.
+    ///
+    /// Cancel safe: dropping the future returns any permit it was handed to
+    /// the next waiter.
+    #[inline]
+    pub fn acquire(&self) -> Acquire<'_> {
+        self.acquire_many(1)
+    }
+
+    /// Waits for `n` permits, taking them together.
+    ///
+    /// The request keeps its place in line while it collects permits, so a
+    /// later request, however small, waits behind it. `n == 0` is ready at
+    /// the first poll, even while others wait. Asking for more permits than
+    /// the semaphore will ever have waits forever and holds up everyone
+    /// queued behind.
+    ///
+    /// # Panics
+    ///
+    /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(5);
+    /// let three = sem.acquire_many(3).await;
+    /// assert_eq!(three.permits(), 3);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
+        Acquire {
+            inner: RawAcquire::new(self, n),
+        }
+    }
+
+    /// Takes one permit if one is free and nobody is waiting.
+    #[inline]
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if that many are free and nobody is waiting.
+    /// `try_acquire_many(0)` always succeeds.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[inline]
+    pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
+        check_request(n);
+        self.raw.try_acquire(n).then_some(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Blocks the current thread until a permit is available.
+    ///
+    /// The thread waits in the same FIFO line as async waiters. Calling this
+    /// on an executor's thread blocks that thread: on a single-threaded
+    /// runtime, if the permit holder needs that thread to make progress,
+    /// this deadlocks.
+    pub fn acquire_blocking(&self) -> SemaphorePermit<'_> {
+        self.acquire_many_blocking(1)
+    }
+
+    /// Blocks the current thread until `n` permits are available; see
+    /// [`acquire_blocking`](Self::acquire_blocking) and
+    /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    pub fn acquire_many_blocking(&self, n: usize) -> SemaphorePermit<'_> {
+        wait_forever(self.acquire_many(n))
+    }
+
+    /// Blocks the current thread for at most `timeout` waiting for a permit,
+    /// like Python's `acquire(timeout=...)`. Returns `None` if the time ran
+    /// out; the caller then no longer waits. `Duration::ZERO` behaves like
+    /// [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::time::Duration;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.acquire_timeout(Duration::from_millis(10)).unwrap();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// assert_eq!(sem.waiters(), 0);
+    /// drop(held);
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        self.acquire_many_timeout(1, timeout)
+    }
+
+    /// Like [`acquire_timeout`](Self::acquire_timeout), for `n` permits.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        if timeout.is_zero() {
+            return self.try_acquire_many(n);
+        }
+        block_on(self.acquire_many(n), deadline(timeout))
+    }
+
+    /// Waits for one permit, holding the semaphore by `Arc` so the permit
+    /// can outlive the borrow (for example, be moved into a spawned task).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.clone().acquire_owned().await;
+    /// let worker = std::thread::spawn(move || drop(permit));
+    /// worker.join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned {
+        self.acquire_many_owned(1)
+    }
+
+    /// Waits for `n` permits, holding the semaphore by `Arc`.
+    ///
+    /// # Panics
+    ///
+    /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[inline]
+    pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
+        AcquireOwned {
+            inner: RawAcquire::new(self, n),
+        }
+    }
+
+    /// Takes one permit if one is free and nobody is waiting, holding the
+    /// semaphore by `Arc`.
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedSemaphorePermit> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// Takes `n` permits if that many are free and nobody is waiting,
+    /// holding the semaphore by `Arc`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[inline]
+    pub fn try_acquire_many_owned(self: &Arc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
+        check_request(n);
+        self.raw.try_acquire(n).then(|| OwnedSemaphorePermit {
+            sem: Arc::clone(self),
+            permits: n,
+        })
+    }
+
+    /// Adds `n` permits, handing them to waiters in FIFO order first.
+    ///
+    /// # Panics
+    ///
+    /// If the available permits would pass
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS); nothing changes then.
+    pub fn add_permits(&self, n: usize) {
+        self.raw.add_permits(n);
+    }
+
+    /// Permits free to take now: not held, and not already collected by a
+    /// queued waiter. Always 0 while anyone waits.
+    #[inline]
+    pub fn available_permits(&self) -> usize {
+        self.raw.available()
+    }
+
+    /// Callers (async and blocking) queued and not yet granted.
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
+    }
+}
+
+#[inline]
+fn check_request(n: usize) {
+    if n > MAX_PERMITS {
+        panic!("cannot acquire {n} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})");
+    }
+}
+
+/// Drives an acquire that has no deadline on the current thread.
+pub(crate) fn wait_forever<F: Future>(future: F) -> F::Output {
+    block_on(future, None).expect("a wait without a deadline only ends when it completes")
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available_permits", &self.available_permits())
+            .field("waiters", &self.waiters())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Acquire<'a> {
+        #[pin]
+        inner: RawAcquire<&'a Semaphore>,
+    }
+}
+
+pin_project! {
+    /// The future of [`Semaphore::acquire_owned`] and
+    /// [`Semaphore::acquire_many_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AcquireOwned {
+        #[pin]
+        inner: RawAcquire<Arc<Semaphore>>,
+    }
+}
+
+macro_rules! acquire_future {
+    ($future:ident $(<$lt:lifetime>)?, $permit:ident) => {
+        impl<$($lt)?> Future for $future<$($lt)?> {
+            type Output = $permit$(<$lt>)?;
+
+            #[inline]
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let mut inner = self.project().inner;
+                let permits = inner.permits();
+                inner
+                    .as_mut()
+                    .poll(cx)
+                    .map(|sem| $permit { sem, permits })
+            }
+        }
+
+        impl<$($lt)?> FusedFuture for $future<$($lt)?> {
+            fn is_terminated(&self) -> bool {
+                self.inner.is_terminated()
+            }
+        }
+
+        impl<$($lt)?> fmt::Debug for $future<$($lt)?> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($future))
+                    .field("permits", &self.inner.permits())
+                    .field("state", &self.inner.state())
+                    .finish()
+            }
+        }
+    };
+}
+
+acquire_future!(Acquire<'a>, SemaphorePermit);
+acquire_future!(AcquireOwned, OwnedSemaphorePermit);
+
+/// Permits taken from a [`Semaphore`]; dropping it gives them back.
+#[must_use = "dropping a permit releases it at once"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+}
+
+/// Permits taken from an `Arc<Semaphore>`; dropping it gives them back.
+#[must_use = "dropping a permit releases it at once"]
+pub struct OwnedSemaphorePermit {
+    sem: Arc<Semaphore>,
+    permits: usize,
+}
+
+impl OwnedSemaphorePermit {
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+}
+
+impl<'a> SemaphorePermit<'a> {
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &'a Semaphore {
+        self.sem
+    }
+}
+
+macro_rules! permit_methods {
+    ($permit:ident $(<$lt:lifetime>)?, $same:path) => {
+        impl$(<$lt>)? $permit$(<$lt>)? {
+            /// How many permits this holds.
+            #[inline]
+            pub fn permits(&self) -> usize {
+                self.permits
+            }
+
+            /// Drops the permits without returning them: the semaphore
+            /// ends up with that many fewer.
+            pub fn forget(mut self) {
+                self.permits = 0;
+            }
+
+            /// Splits `n` permits off into a new permit of the same
+            /// semaphore; `None` when `n` is more than this holds.
+            pub fn split(&mut self, n: usize) -> Option<Self> {
+                self.permits = self.permits.checked_sub(n)?;
+                Some(Self {
+                    sem: self.sem.clone(),
+                    permits: n,
+                })
+            }
+
+            /// Moves the permits of `other` into this one.
+            ///
+            /// # Panics
+            ///
+            /// If `other` belongs to another semaphore.
+            pub fn merge(&mut self, mut other: Self) {
+                assert!(
+                    $same(&self.sem, &other.sem),
+                    "cannot merge permits of different semaphores"
+                );
+                self.permits += other.permits;
+                other.permits = 0;
+            }
+        }
+
+        impl$(<$lt>)? Drop for $permit$(<$lt>)? {
+            #[inline]
+            fn drop(&mut self) {
+                self.sem.raw.release(self.permits);
+            }
+        }
+
+        impl$(<$lt>)? fmt::Debug for $permit$(<$lt>)? {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($permit))
+                    .field("permits", &self.permits)
+                    .finish()
+            }
+        }
+    };
+}
+
+permit_methods!(SemaphorePermit<'a>, core::ptr::eq);
+permit_methods!(OwnedSemaphorePermit, Arc::ptr_eq);
