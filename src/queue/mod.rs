@@ -137,7 +137,7 @@ impl RawSemaphore {
         let available = self.available();
         if available
             .checked_add(n)
-            .map_or(true, |total| total > MAX_PERMITS)
+            .is_none_or(|total| total > MAX_PERMITS)
         {
             panic!(
                 "add_permits({n}) would raise the available permits ({available}) past \
