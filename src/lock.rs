@@ -76,7 +76,7 @@ impl Lock {
     /// Takes the lock if it is free and nobody is waiting for it.
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.raw.try_acquire(1).then_some(LockGuard { lock: self })
+        self.raw.try_acquire(1).then(|| LockGuard { lock: self })
     }
 
     /// Blocks the current thread until it holds the lock, queueing in the

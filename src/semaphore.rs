@@ -128,7 +128,7 @@ impl Semaphore {
     #[inline]
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
         check_request(n);
-        self.raw.try_acquire(n).then_some(SemaphorePermit {
+        self.raw.try_acquire(n).then(|| SemaphorePermit {
             sem: self,
             permits: n,
         })
@@ -369,7 +369,7 @@ impl<'a> SemaphorePermit<'a> {
 }
 
 macro_rules! permit_methods {
-    ($permit:ident $(<$lt:lifetime>)?, $same:path) => {
+    ($permit:ident $(<$lt:lifetime>)?) => {
         impl$(<$lt>)? $permit$(<$lt>)? {
             /// How many permits this holds.
             #[inline]
@@ -400,7 +400,7 @@ macro_rules! permit_methods {
             /// If `other` belongs to another semaphore.
             pub fn merge(&mut self, mut other: Self) {
                 assert!(
-                    $same(&self.sem, &other.sem),
+                    core::ptr::eq(&*self.sem, &*other.sem),
                     "cannot merge permits of different semaphores"
                 );
                 self.permits += other.permits;
@@ -425,5 +425,5 @@ macro_rules! permit_methods {
     };
 }
 
-permit_methods!(SemaphorePermit<'a>, core::ptr::eq);
-permit_methods!(OwnedSemaphorePermit, Arc::ptr_eq);
+permit_methods!(SemaphorePermit<'a>);
+permit_methods!(OwnedSemaphorePermit);
