@@ -16,3 +16,8 @@ mod sync;
 pub use lock::{Lock, LockAcquire, LockAcquireOwned, LockGuard, OwnedLockGuard};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned, OwnedMutexGuard};
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
