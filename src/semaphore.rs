@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// A counting semaphore: a pool of interchangeable permits.
 ///
@@ -44,6 +45,9 @@ use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 /// ```
 pub struct Semaphore {
     raw: RawSemaphore,
+    /// Permits the semaphore owns: available, held or collected by a waiter.
+    /// Changes only in `add_permits` and `forget`, so it bounds the counter.
+    total: AtomicUsize,
 }
 
 impl HasQueue for Semaphore {
@@ -69,6 +73,7 @@ impl Semaphore {
         pub const fn new(permits: usize) -> Semaphore {
             Semaphore {
                 raw: RawSemaphore::new(permits),
+                total: AtomicUsize::new(permits),
             }
         }
     }
@@ -244,10 +249,21 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the available permits would pass
-    /// [`MAX_PERMITS`](Self::MAX_PERMITS); nothing changes then.
+    /// If the semaphore's permits (available, held and collected by waiters)
+    /// would pass [`MAX_PERMITS`](Self::MAX_PERMITS); nothing changes then.
     pub fn add_permits(&self, n: usize) {
-        self.raw.add_permits(n);
+        let added = self
+            .total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                total.checked_add(n).filter(|&total| total <= MAX_PERMITS)
+            });
+        if let Err(total) = added {
+            panic!(
+                "add_permits({n}) would raise the semaphore's {total} permits past \
+                 Semaphore::MAX_PERMITS ({MAX_PERMITS})"
+            );
+        }
+        self.raw.release(n);
     }
 
     /// Permits free to take now: not held, and not already collected by a
@@ -380,6 +396,7 @@ macro_rules! permit_methods {
             /// Drops the permits without returning them: the semaphore
             /// ends up with that many fewer.
             pub fn forget(mut self) {
+                self.sem.total.fetch_sub(self.permits, Ordering::Relaxed);
                 self.permits = 0;
             }
 

@@ -131,22 +131,6 @@ impl RawSemaphore {
         self.release_slow(n);
     }
 
-    /// Adds `n` new permits, panicking before any change if the available
-    /// permits would pass `MAX_PERMITS`.
-    pub(crate) fn add_permits(&self, n: usize) {
-        let available = self.available();
-        if available
-            .checked_add(n)
-            .is_none_or(|total| total > MAX_PERMITS)
-        {
-            panic!(
-                "add_permits({n}) would raise the available permits ({available}) past \
-                 Semaphore::MAX_PERMITS ({MAX_PERMITS})"
-            );
-        }
-        self.release(n);
-    }
-
     #[cold]
     fn release_slow(&self, n: usize) {
         let mut wake = WakeBatch::new();
