@@ -33,6 +33,7 @@ mod waiter;
 use core::cmp;
 use core::fmt;
 use core::future::Future;
+use core::mem;
 use core::ops::Deref;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -150,7 +151,13 @@ impl RawSemaphore {
             let Some(head) = list.front() else { break };
             if wake.is_full() {
                 drop(list);
+                // Should a waker panic, the permits in hand still go out.
+                let in_hand = ReleaseOnUnwind {
+                    sem: self,
+                    permits: n,
+                };
                 wake.wake_all();
+                mem::forget(in_hand);
                 list = self.queue.lock();
                 continue;
             }
@@ -405,9 +412,23 @@ where
     }
 }
 
+/// Returns permits a releaser holds while it has dropped the lock to wake a
+/// batch, if a waker panics meanwhile.
+struct ReleaseOnUnwind<'a> {
+    sem: &'a RawSemaphore,
+    permits: usize,
+}
+
+impl Drop for ReleaseOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.sem.release(self.permits);
+    }
+}
+
 /// Wakers of granted waiters, woken after the lock is released: a waker may
 /// call back into the same primitive. Holds up to 32 without allocating;
-/// dropping it wakes whatever is left, also during an unwind.
+/// dropping it wakes whatever is left. A granted waiter must be woken even if
+/// another waiter's waker panics, or it would wait forever.
 struct WakeBatch {
     wakers: [Option<Waker>; WakeBatch::CAPACITY],
     len: usize,
@@ -435,17 +456,28 @@ impl WakeBatch {
         self.len += 1;
     }
 
-    /// Wakes in grant order. If a waker panics, `Drop` wakes the rest.
+    /// Wakes in grant order. If a waker panics, the rest are still woken
+    /// while the panic unwinds (a second panic then aborts).
     fn wake_all(&mut self) {
-        while self.next < self.len {
-            let waker = self.wakers[self.next].take();
-            self.next += 1;
+        struct WakeRestOnUnwind<'a>(&'a mut WakeBatch);
+
+        impl Drop for WakeRestOnUnwind<'_> {
+            fn drop(&mut self) {
+                self.0.wake_all();
+            }
+        }
+
+        let batch = WakeRestOnUnwind(self);
+        while batch.0.next < batch.0.len {
+            let waker = batch.0.wakers[batch.0.next].take();
+            batch.0.next += 1;
             if let Some(waker) = waker {
                 waker.wake();
             }
         }
-        self.len = 0;
-        self.next = 0;
+        batch.0.len = 0;
+        batch.0.next = 0;
+        mem::forget(batch);
     }
 }
 

@@ -238,3 +238,43 @@ fn a_waker_may_call_back_into_the_semaphore() {
     sem.0.release(1);
     ready(fut.as_mut(), &w);
 }
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker panicked");
+    }
+}
+
+/// Queues `n` waiters, the one at `bad` with a panicking waker, releases
+/// `n + 2` permits, and checks that only that waiter went unwoken and that
+/// every permit reached a waiter or the counter.
+fn release_past_a_panicking_waker(n: usize, bad: usize) {
+    let sem = Sem(RawSemaphore::new(0));
+    let (woken, w) = waker();
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    let mut futs: Vec<_> = (0..n).map(|_| Box::pin(RawAcquire::new(&sem, 1))).collect();
+    for (i, fut) in futs.iter_mut().enumerate() {
+        pending(fut.as_mut(), if i == bad { &panicking } else { &w });
+    }
+    let release = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.0.release(n + 2)));
+    assert!(release.is_err(), "the waker's panic reaches the releaser");
+    assert_eq!(woken.0.load(SeqCst), n - 1, "every other waiter was woken");
+    assert_eq!((sem.0.available(), sem.0.waiters()), (2, 0));
+    for fut in &mut futs {
+        ready(fut.as_mut(), &w);
+    }
+}
+
+#[test]
+fn a_panicking_waker_in_a_full_batch_loses_no_permit_and_no_wakeup() {
+    // The panic hits while the releaser holds permits with the lock dropped.
+    release_past_a_panicking_waker(2 * WakeBatch::CAPACITY + 3, 1);
+}
+
+#[test]
+fn a_panicking_waker_in_the_last_batch_loses_no_wakeup() {
+    release_past_a_panicking_waker(WakeBatch::CAPACITY + 3, WakeBatch::CAPACITY + 1);
+}
