@@ -1,0 +1,82 @@
+//! Bad input panics with a clear message, at the call rather than at the
+//! first poll.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Context;
+
+use fairsync::Semaphore;
+use futures::task::noop_waker;
+
+#[test]
+#[should_panic(expected = "different semaphores")]
+fn merge_panics_for_a_permit_of_another_semaphore() {
+    let a = Semaphore::new(1);
+    let b = Semaphore::new(1);
+    let mut pa = a.try_acquire().unwrap();
+    pa.merge(b.try_acquire().unwrap());
+}
+
+#[test]
+#[should_panic(expected = "different semaphores")]
+fn owned_merge_panics_for_a_permit_of_another_semaphore() {
+    let a = Arc::new(Semaphore::new(1));
+    let b = Arc::new(Semaphore::new(1));
+    let mut pa = a.try_acquire_owned().unwrap();
+    pa.merge(b.try_acquire_owned().unwrap());
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn new_above_max_permits_panics() {
+    let _ = Semaphore::new(std::hint::black_box(Semaphore::MAX_PERMITS + 1));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn acquire_many_above_max_permits_panics_at_the_call() {
+    let sem = Semaphore::new(1);
+    // Never polled: the panic must come from the call itself.
+    let _fut = sem.acquire_many(std::hint::black_box(Semaphore::MAX_PERMITS + 1));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn acquire_many_owned_above_max_permits_panics_at_the_call() {
+    let sem = Arc::new(Semaphore::new(1));
+    let _fut = sem.acquire_many_owned(std::hint::black_box(Semaphore::MAX_PERMITS + 1));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn try_acquire_many_above_max_permits_panics() {
+    let sem = Semaphore::new(1);
+    let _ = sem.try_acquire_many(std::hint::black_box(Semaphore::MAX_PERMITS + 1));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn acquire_many_blocking_above_max_permits_panics() {
+    let sem = Semaphore::new(1);
+    let _ = sem.acquire_many_blocking(std::hint::black_box(Semaphore::MAX_PERMITS + 1));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn add_permits_past_max_permits_panics() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    sem.add_permits(std::hint::black_box(1));
+}
+
+#[test]
+#[should_panic(expected = "polled after")]
+fn polling_a_completed_acquire_panics() {
+    let sem = Semaphore::new(1);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(sem.acquire());
+    let first = fut.as_mut().poll(&mut cx);
+    assert!(first.is_ready(), "an uncontended acquire is ready at once");
+    let _ = fut.as_mut().poll(&mut cx);
+}

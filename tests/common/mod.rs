@@ -1,0 +1,471 @@
+//! Shared test support: run one async body on several runtimes, plus wakers
+//! and polling helpers for deterministic single-task tests.
+//!
+//! Every test binary that declares `mod common;` uses a different subset of
+//! these helpers.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex as StdMutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use futures::task::ArcWake;
+use futures::FutureExt;
+
+/// How long one runtime may take to run a test body before it is reported as
+/// hung (a deadlock or a lost wake-up).
+pub const WATCHDOG: Duration = Duration::from_secs(20);
+
+/// How long `wait_until`/`spin_until` wait for a condition.
+pub const CONDITION_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    TokioCurrentThread,
+    TokioMultiThread,
+    AsyncStd,
+    /// `futures::executor::block_on` for the body; every spawned task gets
+    /// its own thread running `futures::executor::block_on`.
+    FuturesExecutor,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::TokioCurrentThread,
+        Kind::TokioMultiThread,
+        Kind::AsyncStd,
+        Kind::FuturesExecutor,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::TokioCurrentThread => "tokio-current-thread",
+            Kind::TokioMultiThread => "tokio-multi-thread",
+            Kind::AsyncStd => "async-std",
+            Kind::FuturesExecutor => "futures-executor",
+        }
+    }
+}
+
+/// A runtime-agnostic handle passed to every test body.
+#[derive(Clone, Copy, Debug)]
+pub struct Rt {
+    kind: Kind,
+}
+
+/// Join handle of a task spawned with [`Rt::spawn`]. Awaiting it yields the
+/// task's output or resumes the task's panic in the awaiting task.
+pub struct JoinHandle<T> {
+    rx: oneshot::Receiver<std::thread::Result<T>>,
+    runtime: &'static str,
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.rx.poll_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Ok(value))) => Poll::Ready(value),
+            Poll::Ready(Ok(Err(payload))) => resume_unwind(payload),
+            Poll::Ready(Err(_)) => panic!(
+                "[{}] a spawned task was dropped before it completed",
+                self.runtime
+            ),
+        }
+    }
+}
+
+impl Rt {
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Spawns `fut` as an independent task of this runtime.
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let task = async move {
+            let result = AssertUnwindSafe(fut).catch_unwind().await;
+            let _ = tx.send(result);
+        };
+        match self.kind {
+            Kind::TokioCurrentThread | Kind::TokioMultiThread => {
+                drop(tokio::spawn(task));
+            }
+            Kind::AsyncStd => {
+                drop(async_std::task::spawn(task));
+            }
+            Kind::FuturesExecutor => {
+                std::thread::Builder::new()
+                    .name("futures-executor-task".into())
+                    .spawn(move || futures::executor::block_on(task))
+                    .expect("failed to spawn a task thread");
+            }
+        }
+        JoinHandle {
+            rx,
+            runtime: self.name(),
+        }
+    }
+
+    /// Yields once to the scheduler.
+    pub async fn yield_now(&self) {
+        YieldNow { yielded: false }.await
+    }
+
+    /// Sleeps on the runtime's own timer (a timer thread for the futures
+    /// executor).
+    pub async fn sleep(&self, duration: Duration) {
+        match self.kind {
+            Kind::TokioCurrentThread | Kind::TokioMultiThread => tokio::time::sleep(duration).await,
+            Kind::AsyncStd => async_std::task::sleep(duration).await,
+            Kind::FuturesExecutor => ThreadSleep::new(duration).await,
+        }
+    }
+
+    /// Runs `fut` under the runtime's own timeout (`tokio::time::timeout`,
+    /// `async_std::future::timeout`, or a select against a timer thread), so
+    /// `fut` is dropped wherever it stands when the time is up.
+    pub async fn timeout<F: Future>(&self, duration: Duration, fut: F) -> Option<F::Output> {
+        match self.kind {
+            Kind::TokioCurrentThread | Kind::TokioMultiThread => {
+                tokio::time::timeout(duration, fut).await.ok()
+            }
+            Kind::AsyncStd => async_std::future::timeout(duration, fut).await.ok(),
+            Kind::FuturesExecutor => {
+                let fut = std::pin::pin!(fut);
+                match futures::future::select(fut, ThreadSleep::new(duration)).await {
+                    futures::future::Either::Left((value, _)) => Some(value),
+                    futures::future::Either::Right(((), _)) => None,
+                }
+            }
+        }
+    }
+
+    /// Yields (and later sleeps briefly) until `cond` holds. Panics, naming
+    /// `what` and the runtime, if it does not hold within
+    /// [`CONDITION_DEADLINE`].
+    pub async fn wait_until(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        while !cond() {
+            assert!(
+                start.elapsed() < CONDITION_DEADLINE,
+                "[{}] timed out waiting until {what}",
+                self.name()
+            );
+            spins += 1;
+            if spins < 200 {
+                self.yield_now().await;
+            } else {
+                self.sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+}
+
+struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Shared state of a [`ThreadSleep`]: (expired, waker to wake on expiry).
+type SleepState = Arc<StdMutex<(bool, Option<Waker>)>>;
+
+/// A timer future backed by a thread, for executors without a timer.
+struct ThreadSleep {
+    duration: Duration,
+    state: Option<SleepState>,
+}
+
+impl ThreadSleep {
+    fn new(duration: Duration) -> Self {
+        ThreadSleep {
+            duration,
+            state: None,
+        }
+    }
+}
+
+impl Future for ThreadSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let duration = self.duration;
+        let state = self.state.get_or_insert_with(|| {
+            let state = Arc::new(StdMutex::new((false, None::<Waker>)));
+            let remote = Arc::clone(&state);
+            std::thread::spawn(move || {
+                std::thread::sleep(duration);
+                let waker = {
+                    let mut guard = remote.lock().unwrap();
+                    guard.0 = true;
+                    guard.1.take()
+                };
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            });
+            state
+        });
+        let mut guard = state.lock().unwrap();
+        if guard.0 {
+            Poll::Ready(())
+        } else {
+            guard.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+fn run_on<F, Fut>(kind: Kind, body: &F)
+where
+    F: Fn(Rt) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = Rt { kind };
+    match kind {
+        Kind::TokioCurrentThread => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio current-thread runtime");
+            runtime.block_on(body(rt));
+            runtime.shutdown_background();
+        }
+        Kind::TokioMultiThread => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio multi-thread runtime");
+            runtime.block_on(body(rt));
+            runtime.shutdown_background();
+        }
+        Kind::AsyncStd => async_std::task::block_on(body(rt)),
+        Kind::FuturesExecutor => futures::executor::block_on(body(rt)),
+    }
+}
+
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+/// Runs `body` once on each runtime in [`Kind::ALL`], each on a fresh
+/// runtime in its own thread, and fails naming every runtime on which the
+/// body panicked or hung.
+pub fn on_all_runtimes<F, Fut>(body: F)
+where
+    F: Fn(Rt) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    on_runtimes(&Kind::ALL, body)
+}
+
+/// Like [`on_all_runtimes`], restricted to `kinds`.
+pub fn on_runtimes<F, Fut>(kinds: &[Kind], body: F)
+where
+    F: Fn(Rt) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    // The runtimes run side by side, so a hung body costs one WATCHDOG,
+    // not one per runtime.
+    let body = Arc::new(body);
+    let receivers: Vec<_> = kinds
+        .iter()
+        .map(|&kind| {
+            let body = Arc::clone(&body);
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name(kind.name().to_string())
+                .spawn(move || {
+                    let result = catch_unwind(AssertUnwindSafe(|| run_on(kind, &*body)));
+                    let _ = tx.send(result.map_err(|payload| panic_message(&*payload)));
+                })
+                .expect("failed to spawn a runtime thread");
+            (kind, rx)
+        })
+        .collect();
+    let deadline = Instant::now() + WATCHDOG;
+    let mut failures = Vec::new();
+    for (kind, rx) in receivers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => failures.push(format!("[{}] panicked: {message}", kind.name())),
+            Err(_) => failures.push(format!(
+                "[{}] did not finish within {WATCHDOG:?} (deadlock or lost wake-up?)",
+                kind.name()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "test body failed on {} of {} runtimes:\n{}",
+        failures.len(),
+        kinds.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs `f` on a fresh thread and fails if it does not return within
+/// [`WATCHDOG`]; a panic inside `f` is resumed on the caller.
+pub fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(Ok(value)) => value,
+        Ok(Err(payload)) => resume_unwind(payload),
+        Err(_) => panic!("did not finish within {WATCHDOG:?} (deadlock or lost wake-up?)"),
+    }
+}
+
+/// Blocks the current thread until `cond` holds; panics naming `what` after
+/// [`CONDITION_DEADLINE`].
+pub fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    while !cond() {
+        assert!(
+            start.elapsed() < CONDITION_DEADLINE,
+            "timed out waiting until {what}"
+        );
+        spins += 1;
+        if spins < 1000 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+pub struct WakeCounter {
+    wakes: AtomicUsize,
+}
+
+impl WakeCounter {
+    pub fn count(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+}
+
+impl ArcWake for WakeCounter {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub fn counting_waker() -> (Arc<WakeCounter>, Waker) {
+    let counter = Arc::new(WakeCounter::default());
+    let waker = futures::task::waker(Arc::clone(&counter));
+    (counter, waker)
+}
+
+pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+/// Polls once and asserts the future is still pending.
+#[track_caller]
+pub fn assert_pending<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker, what: &str) {
+    assert!(
+        poll_once(fut, waker).is_pending(),
+        "{what}: expected Pending"
+    );
+}
+
+/// Polls once and returns the output, asserting the future is ready.
+#[track_caller]
+pub fn expect_ready<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker, what: &str) -> F::Output {
+    match poll_once(fut, waker) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("{what}: expected Ready, got Pending"),
+    }
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+}
+
+/// Wraps a future and bumps `counter` the first time a poll of it returns
+/// `Pending`: for an acquire future, the moment it has joined the queue.
+/// Useful for primitives without a `waiters()` method.
+pub struct ReportQueued<F: Future> {
+    inner: Pin<Box<F>>,
+    counter: Arc<AtomicUsize>,
+    reported: bool,
+}
+
+pub fn report_queued<F: Future>(fut: F, counter: &Arc<AtomicUsize>) -> ReportQueued<F> {
+    ReportQueued {
+        inner: Box::pin(fut),
+        counter: Arc::clone(counter),
+        reported: false,
+    }
+}
+
+impl<F: Future> Future for ReportQueued<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let poll = this.inner.as_mut().poll(cx);
+        if poll.is_pending() && !this.reported {
+            this.reported = true;
+            this.counter.fetch_add(1, Ordering::SeqCst);
+        }
+        poll
+    }
+}
