@@ -80,3 +80,24 @@ fn polling_a_completed_acquire_panics() {
     assert!(first.is_ready(), "an uncontended acquire is ready at once");
     let _ = fut.as_mut().poll(&mut cx);
 }
+
+#[test]
+fn add_permits_counts_held_permits_towards_max_permits() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    // Every permit is held, so none is available, but the semaphore still
+    // owns them: adding one more would pass MAX_PERMITS once they return.
+    let held = sem.try_acquire_many(Semaphore::MAX_PERMITS).unwrap();
+    let added = std::panic::catch_unwind(|| sem.add_permits(1));
+    assert!(added.is_err(), "add_permits must count held permits");
+    assert_eq!(sem.available_permits(), 0, "a refused add_permits changes nothing");
+    drop(held);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+#[test]
+fn forgotten_permits_make_room_for_added_ones() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    sem.try_acquire_many(2).unwrap().forget();
+    sem.add_permits(2);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
