@@ -173,6 +173,9 @@ impl RawSemaphore {
             n -= given;
             if *remaining == 0 {
                 list.pop_front();
+                // Before `GRANTED`: the waiter may complete and read
+                // `waiters()` without the lock as soon as it sees it.
+                self.waiters.store(list.len(), Ordering::Relaxed);
                 // SAFETY: `waker` is only accessed under the lock.
                 wake.push(unsafe { (*node.waker.get()).take() });
                 node.status.store(GRANTED, Ordering::Release);
