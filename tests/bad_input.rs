@@ -89,7 +89,11 @@ fn add_permits_counts_held_permits_towards_max_permits() {
     let held = sem.try_acquire_many(Semaphore::MAX_PERMITS).unwrap();
     let added = std::panic::catch_unwind(|| sem.add_permits(1));
     assert!(added.is_err(), "add_permits must count held permits");
-    assert_eq!(sem.available_permits(), 0, "a refused add_permits changes nothing");
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "a refused add_permits changes nothing"
+    );
     drop(held);
     assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
 }

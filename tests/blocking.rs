@@ -373,7 +373,8 @@ fn blocking_calls_from_inside_a_runtime_do_not_panic() {
 fn blocking_threads_exclude_each_other_and_async_tasks() {
     on_all_runtimes(|rt| async move {
         const THREADS: usize = 3;
-        const ROUNDS: usize = 100;
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const ROUNDS: usize = common::iterations(100, 10);
         let mutex = Arc::new(Mutex::new(0usize));
         let threads: Vec<_> = (0..THREADS)
             .map(|_| {

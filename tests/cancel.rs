@@ -335,12 +335,15 @@ fn cancellation_racing_grants_conserves_permits_on_every_runtime() {
         let in_use = Arc::new(AtomicUsize::new(0));
         let granted = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for t in 0..6u64 {
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const TASKS: u64 = common::iterations(6, 4) as u64;
+        const ROUNDS: usize = common::iterations(25, 8);
+        for t in 0..TASKS {
             let (sem, in_use, granted) =
                 (Arc::clone(&sem), Arc::clone(&in_use), Arc::clone(&granted));
             tasks.push(rt.spawn(async move {
                 let mut rng = Rng::new(t + 1);
-                for _ in 0..25 {
+                for _ in 0..ROUNDS {
                     let n = rng.range(1, TOTAL);
                     let wait = Duration::from_micros(rng.range(0, 1500) as u64);
                     let permit: Option<Box<dyn Send + '_>> = if rng.range(0, 1) == 0 {

@@ -132,7 +132,8 @@ fn lock_debug_shows_is_locked() {
 #[test]
 fn lock_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {
-        const N: usize = 32;
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const N: usize = common::iterations(32, 8);
         let lock = Arc::new(Lock::new());
         let order = Arc::new(StdMutex::new(Vec::new()));
         let guard = lock.try_acquire().unwrap();
@@ -170,10 +171,13 @@ fn lock_provides_mutual_exclusion_on_every_runtime() {
         let lock = Arc::new(Lock::new());
         let inside = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
-        for _ in 0..8 {
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const TASKS: usize = common::iterations(8, 4);
+        const ROUNDS: usize = common::iterations(50, 10);
+        for _ in 0..TASKS {
             let (lock, inside) = (Arc::clone(&lock), Arc::clone(&inside));
             tasks.push(rt.spawn(async move {
-                for _ in 0..50 {
+                for _ in 0..ROUNDS {
                     let _guard = lock.acquire().await;
                     assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
                     rt.yield_now().await;

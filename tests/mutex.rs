@@ -253,7 +253,8 @@ fn polling_a_completed_lock_future_panics() {
 #[test]
 fn mutex_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {
-        const N: usize = 32;
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const N: usize = common::iterations(32, 8);
         let m = Arc::new(Mutex::new(Vec::new()));
         let queued = Arc::new(AtomicUsize::new(0));
         let guard = m.try_lock().unwrap();
@@ -283,8 +284,9 @@ fn mutex_grants_in_fifo_order_on_every_runtime() {
 #[test]
 fn mutex_guard_held_across_await_excludes_other_tasks() {
     on_all_runtimes(|rt| async move {
-        const TASKS: usize = 8;
-        const ROUNDS: usize = 50;
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const TASKS: usize = common::iterations(8, 4);
+        const ROUNDS: usize = common::iterations(50, 10);
         let m = Arc::new(Mutex::new(0usize));
         let mut tasks = Vec::new();
         for _ in 0..TASKS {

@@ -153,7 +153,9 @@ fn available_permits_is_zero_while_anyone_waits() {
 /// cover, as a FIFO model predicts.
 #[test]
 fn weighted_waiters_complete_as_a_fifo_prefix() {
-    for seed in 1..=20u64 {
+    // Fewer under Miri, whose interpreter is about 100x slower.
+    const SEEDS: u64 = common::iterations(20, 4) as u64;
+    for seed in 1..=SEEDS {
         let mut rng = Rng::new(seed);
         let sem = Semaphore::new(0);
         let weights: Vec<usize> = (0..16).map(|_| rng.range(1, 4)).collect();
@@ -482,7 +484,8 @@ fn futures_and_permits_implement_debug() {
 #[test]
 fn semaphore_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {
-        const N: usize = 32;
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const N: usize = common::iterations(32, 8);
         let sem = Arc::new(Semaphore::new(1));
         let order = Arc::new(StdMutex::new(Vec::new()));
         let held = sem.try_acquire().unwrap();
@@ -518,10 +521,13 @@ fn weighted_contention_never_exceeds_the_permit_count() {
         let sem = Arc::new(Semaphore::new(TOTAL));
         let in_use = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for t in 0..8usize {
+        // Fewer under Miri, whose interpreter is about 100x slower.
+        const TASKS: usize = common::iterations(8, 4);
+        const ROUNDS: usize = common::iterations(40, 10);
+        for t in 0..TASKS {
             let (sem, in_use) = (Arc::clone(&sem), Arc::clone(&in_use));
             tasks.push(rt.spawn(async move {
-                for round in 0..40usize {
+                for round in 0..ROUNDS {
                     let n = 1 + (t + round) % TOTAL;
                     let permit = sem.acquire_many(n).await;
                     assert_eq!(permit.permits(), n);

@@ -20,10 +20,33 @@ use futures::FutureExt;
 
 /// How long one runtime may take to run a test body before it is reported as
 /// hung (a deadlock or a lost wake-up).
+#[cfg(not(miri))]
 pub const WATCHDOG: Duration = Duration::from_secs(20);
 
+/// How long one runtime may take to run a test body before it is reported as
+/// hung. Longer under Miri: its interpreter is about 100x slower, and its
+/// clock (virtual under isolation, real without) advances with that slowness.
+#[cfg(miri)]
+pub const WATCHDOG: Duration = Duration::from_secs(300);
+
 /// How long `wait_until`/`spin_until` wait for a condition.
+#[cfg(not(miri))]
 pub const CONDITION_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long `wait_until`/`spin_until` wait for a condition; longer under Miri
+/// for the same reason as [`WATCHDOG`].
+#[cfg(miri)]
+pub const CONDITION_DEADLINE: Duration = Duration::from_secs(150);
+
+/// `native` normally, `miri` under Miri: an iteration count for a loop that
+/// would take minutes in Miri's interpreter (about 100x slower).
+pub const fn iterations(native: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        native
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
