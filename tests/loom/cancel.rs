@@ -44,10 +44,10 @@ fn cancel_racing_grant_passes_the_permit_on() {
             0,
             "the permit went past the waiter"
         );
-        match poll_noop(next.as_mut()) {
-            Poll::Ready(permit) => drop(permit),
-            Poll::Pending => panic!("the permit did not reach the next waiter"),
-        }
+        drop(expect_ready(
+            next.as_mut(),
+            "the permit did not reach the next waiter",
+        ));
         assert_all_returned(&sem, 1);
     });
 }
@@ -70,10 +70,7 @@ fn cancel_racing_grant_hands_on_to_a_blocked_waiter() {
                 }
             })
         };
-        let blocked = {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || drop(block_on(sem.acquire())))
-        };
+        let blocked = spawn_acquirer(&sem);
         drop(held);
         canceller.join().unwrap();
         blocked.join().unwrap();
@@ -109,10 +106,10 @@ fn cancel_weighted_head_passes_partial_grant_on() {
 
         assert_eq!(sem.waiters(), 0);
         assert_eq!(sem.available_permits(), 1);
-        match poll_noop(next.as_mut()) {
-            Poll::Ready(permit) => drop(permit),
-            Poll::Pending => panic!("the partial permit did not reach the next waiter"),
-        }
+        drop(expect_ready(
+            next.as_mut(),
+            "the partial permit did not reach the next waiter",
+        ));
         assert_all_returned(&sem, 2);
     });
 }
@@ -143,10 +140,10 @@ fn cancel_weighted_head_racing_add_permits() {
 
         assert_eq!(sem.waiters(), 0);
         assert_eq!(sem.available_permits(), 1);
-        match poll_noop(next.as_mut()) {
-            Poll::Ready(permit) => drop(permit),
-            Poll::Pending => panic!("the partial permit did not reach the next waiter"),
-        }
+        drop(expect_ready(
+            next.as_mut(),
+            "the partial permit did not reach the next waiter",
+        ));
         assert_all_returned(&sem, 2);
     });
 }
@@ -163,10 +160,7 @@ fn cancel_weighted_head_wakes_a_blocked_next_waiter() {
             poll_noop(head.as_mut()).is_pending(),
             "head collects 1 of 2"
         );
-        let next = {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || drop(block_on(sem.acquire())))
-        };
+        let next = spawn_acquirer(&sem);
         let releaser = thread::spawn(move || drop(held));
         drop(head);
         releaser.join().unwrap();
@@ -197,10 +191,7 @@ fn try_acquire_never_overtakes_a_queued_waiter() {
         releaser.join().unwrap();
         trier.join().unwrap();
 
-        match poll_noop(waiter.as_mut()) {
-            Poll::Ready(permit) => drop(permit),
-            Poll::Pending => panic!("the waiter was not granted"),
-        }
+        drop(expect_ready(waiter.as_mut(), "the waiter was not granted"));
         assert_all_returned(&sem, 1);
     });
 }

@@ -57,11 +57,7 @@ fn release_racing_two_enqueues_wakes_both() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
         let held = sem.try_acquire_owned().expect("one permit");
-        let acquirer = || {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || drop(block_on(sem.acquire())))
-        };
-        let (first, second) = (acquirer(), acquirer());
+        let (first, second) = (spawn_acquirer(&sem), spawn_acquirer(&sem));
         drop(held);
         first.join().unwrap();
         second.join().unwrap();
@@ -161,10 +157,7 @@ fn granted_waiter_completes_while_the_releaser_grants_the_next() {
 
         let slot = first.join().unwrap();
         drop(slot);
-        let permit = match poll_noop(second.as_mut()) {
-            Poll::Ready(permit) => permit,
-            Poll::Pending => panic!("the second waiter was not granted"),
-        };
+        let permit = expect_ready(second.as_mut(), "the second waiter was not granted");
         drop(permit);
         drop(second);
         count.assert_balanced();
@@ -193,10 +186,10 @@ fn weighted_waiters_complete_in_fifo_order() {
         ];
 
         let second_permit = spin_until_ready(second.as_mut(), Waker::noop());
-        let first_permit = match poll_noop(first.as_mut()) {
-            Poll::Ready(permit) => permit,
-            Poll::Pending => panic!("the second waiter completed before the first"),
-        };
+        let first_permit = expect_ready(
+            first.as_mut(),
+            "the second waiter completed before the first",
+        );
         assert_eq!(first_permit.permits(), 2);
         assert_eq!(second_permit.permits(), 1);
         assert_eq!(sem.available_permits(), 0);
@@ -222,10 +215,7 @@ fn blocking_and_async_waiters_share_the_line() {
             let sem = Arc::clone(&sem);
             thread::spawn(move || drop(sem.acquire_blocking()))
         };
-        let asynchronous = {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || drop(block_on(sem.acquire())))
-        };
+        let asynchronous = spawn_acquirer(&sem);
         drop(held);
         blocking.join().unwrap();
         asynchronous.join().unwrap();
@@ -262,10 +252,10 @@ fn full_wake_batch_release_racing_cancel_keeps_the_permit() {
         assert_eq!(sem.waiters(), 0);
         assert_eq!(sem.available_permits(), 1, "the 33rd permit was lost");
         for mut fut in futures {
-            match poll_noop(fut.as_mut()) {
-                Poll::Ready(permit) => drop(permit),
-                Poll::Pending => panic!("a waiter of the first batch was not granted"),
-            }
+            drop(expect_ready(
+                fut.as_mut(),
+                "a waiter of the first batch was not granted",
+            ));
         }
         assert_all_returned(&sem, WAITERS);
     });
@@ -291,10 +281,7 @@ fn reentrant_waker_runs_outside_the_lock() {
         let releaser = thread::spawn(move || drop(held));
         let second_permit = spin_until_ready(second.as_mut(), Waker::noop());
         releaser.join().unwrap();
-        let first_permit = match poll_noop(first.as_mut()) {
-            Poll::Ready(permit) => permit,
-            Poll::Pending => panic!("the first waiter was not granted"),
-        };
+        let first_permit = expect_ready(first.as_mut(), "the first waiter was not granted");
         drop(first_permit);
         drop(second_permit);
         assert_all_returned(&sem, 2);

@@ -195,3 +195,19 @@ impl std::task::Wake for ReleasingWaker {
         self.0.add_permits(1);
     }
 }
+
+/// Polls `fut` once with a no-op waker and returns its output, panicking with
+/// `what` if it is still pending.
+pub(crate) fn expect_ready<F: Future>(fut: Pin<&mut F>, what: &str) -> F::Output {
+    match poll_noop(fut) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("{what}"),
+    }
+}
+
+/// Spawns a thread that waits for one permit with an async acquire driven by
+/// `block_on`, then releases it.
+pub(crate) fn spawn_acquirer(sem: &Arc<Semaphore>) -> thread::JoinHandle<()> {
+    let sem = Arc::clone(sem);
+    thread::spawn(move || drop(block_on(sem.acquire())))
+}
