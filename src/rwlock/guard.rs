@@ -239,6 +239,11 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         }
     }
 
+    /// Blocks the current thread in [`upgrade`](Self::upgrade).
+    pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
+        crate::semaphore::wait_forever(Self::upgrade(this))
+    }
+
     /// Turns this guard into write access if no other reader holds the
     /// lock; otherwise gives it back.
     pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
