@@ -454,6 +454,56 @@ mod notify {
         assert!(poll_wait(late.as_mut(), &w).is_pending());
     }
 
+    /// A waker that, when woken, starts a new wait on the same line: it
+    /// arrives while the releaser has dropped the lock to wake a batch.
+    struct ArriveOnWake {
+        line: &'static RawNotify<()>,
+        late: std::sync::Mutex<Option<Pin<Box<RawWait<'static, ()>>>>>,
+    }
+
+    impl Wake for ArriveOnWake {
+        fn wake(self: Arc<Self>) {
+            let mut late = self.late.lock().unwrap();
+            if late.is_none() {
+                let mut wait = Box::pin(RawWait::new(self.line));
+                assert!(poll_wait(wait.as_mut(), Waker::noop()).is_pending());
+                *late = Some(wait);
+            }
+        }
+    }
+
+    #[test]
+    fn release_all_does_not_release_a_waiter_arriving_mid_release() {
+        static LINE: RawNotify<()> = RawNotify::new(());
+        let line = &LINE;
+        let arrive = Arc::new(ArriveOnWake {
+            line,
+            late: std::sync::Mutex::new(None),
+        });
+        let first_w = Waker::from(Arc::clone(&arrive));
+        let (_, w) = waker();
+        let mut old: Vec<_> = (0..40).map(|_| Box::pin(RawWait::new(line))).collect();
+        assert!(poll_wait(old[0].as_mut(), &first_w).is_pending());
+        for wait in &mut old[1..] {
+            assert!(poll_wait(wait.as_mut(), &w).is_pending());
+        }
+        // The first batch of 32 is woken with the lock released; the late
+        // waiter arrives then, behind the eight old ones still queued.
+        line.notify_all_with(|()| {});
+        let mut late = arrive
+            .late
+            .lock()
+            .unwrap()
+            .take()
+            .expect("arrived mid-release");
+        assert_eq!(line.waiters(), 1, "only the late waiter is left");
+        assert!(poll_wait(late.as_mut(), &w).is_pending());
+        for wait in &mut old {
+            assert_eq!(poll_wait(wait.as_mut(), &w), Poll::Ready(false));
+        }
+        assert!(!late.as_mut().cancel());
+    }
+
     #[test]
     fn waiter_left_is_told_whether_it_was_of_the_current_epoch() {
         let line = RawNotify::new(Arrivals(0));
