@@ -505,3 +505,67 @@ impl<F: Future> Future for ReportQueued<F> {
         poll
     }
 }
+
+/// Disarms the watchdog of [`abort_on_hang`] when dropped.
+pub struct HangGuard {
+    done: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for HangGuard {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Arms a watchdog for a test whose threads may hang where a panic cannot
+/// end them. A separate thread samples `progress` (any count that grows
+/// while the test moves on, such as operations completed); if it stays the
+/// same for `stall`, the thread writes `what` and `report()` (the state of
+/// the test, read without blocking) to the process's stderr and aborts the
+/// process. Dropping the returned guard disarms it. It writes to stderr
+/// directly because the test harness's capture of `eprintln!` output would
+/// be lost with the abort.
+pub fn abort_on_hang(
+    what: &str,
+    stall: Duration,
+    progress: impl Fn() -> usize + Send + 'static,
+    report: impl Fn() -> String + Send + 'static,
+) -> HangGuard {
+    let (done, rx) = mpsc::channel::<()>();
+    let what = what.to_string();
+    let thread = std::thread::Builder::new()
+        .name("hang-watchdog".into())
+        .spawn(move || {
+            let mut last = progress();
+            let mut since = Instant::now();
+            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(stall / 20) {
+                let now = progress();
+                if now != last {
+                    (last, since) = (now, Instant::now());
+                    continue;
+                }
+                if since.elapsed() < stall {
+                    continue;
+                }
+                use std::io::Write as _;
+                let mut stderr = std::io::stderr().lock();
+                let _ = writeln!(
+                    stderr,
+                    "\n{what}: no progress for {stall:?} (deadlock or lost wake-up?); \
+                     aborting. State:\n{}",
+                    report()
+                );
+                let _ = stderr.flush();
+                std::process::abort();
+            }
+        })
+        .expect("failed to spawn the watchdog thread");
+    HangGuard {
+        done: Some(done),
+        thread: Some(thread),
+    }
+}
