@@ -224,12 +224,7 @@ fn weight(rng: &mut Rng) -> usize {
 /// some seeds churn through short queues and others (one in four) rarely
 /// release anything and pile up long ones.
 fn generate(seed: u64) -> Case {
-    // `Rng::new` ignores the lowest bit; mix the seed (splitmix64's
-    // finalizer, a bijection) so that every seed draws its own sequence.
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    let mut rng = Rng::new(z ^ (z >> 31));
+    let mut rng = Rng::new(seed);
     let permits = rng.range(0, 4);
     let pile_up = rng.range(0, 3) == 0;
     let len = if pile_up {

@@ -457,8 +457,13 @@ pub fn expect_ready<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker, what: &
 pub struct Rng(u64);
 
 impl Rng {
+    /// Seeds are mixed (splitmix64) so that every seed, even or odd, gives
+    /// its own sequence; xorshift only needs a non-zero state.
     pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
     }
 
     pub fn next_u64(&mut self) -> u64 {
