@@ -457,8 +457,13 @@ pub fn expect_ready<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker, what: &
 pub struct Rng(u64);
 
 impl Rng {
+    /// Seeds are mixed (splitmix64) so that every seed, even or odd, gives
+    /// its own sequence; xorshift only needs a non-zero state.
     pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -503,5 +508,69 @@ impl<F: Future> Future for ReportQueued<F> {
             this.counter.fetch_add(1, Ordering::SeqCst);
         }
         poll
+    }
+}
+
+/// Disarms the watchdog of [`abort_on_hang`] when dropped.
+pub struct HangGuard {
+    done: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for HangGuard {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Arms a watchdog for a test whose threads may hang where a panic cannot
+/// end them. A separate thread samples `progress` (any count that grows
+/// while the test moves on, such as operations completed); if it stays the
+/// same for `stall`, the thread writes `what` and `report()` (the state of
+/// the test, read without blocking) to the process's stderr and aborts the
+/// process. Dropping the returned guard disarms it. It writes to stderr
+/// directly because the test harness's capture of `eprintln!` output would
+/// be lost with the abort.
+pub fn abort_on_hang(
+    what: &str,
+    stall: Duration,
+    progress: impl Fn() -> usize + Send + 'static,
+    report: impl Fn() -> String + Send + 'static,
+) -> HangGuard {
+    let (done, rx) = mpsc::channel::<()>();
+    let what = what.to_string();
+    let thread = std::thread::Builder::new()
+        .name("hang-watchdog".into())
+        .spawn(move || {
+            let mut last = progress();
+            let mut since = Instant::now();
+            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(stall / 20) {
+                let now = progress();
+                if now != last {
+                    (last, since) = (now, Instant::now());
+                    continue;
+                }
+                if since.elapsed() < stall {
+                    continue;
+                }
+                use std::io::Write as _;
+                let mut stderr = std::io::stderr().lock();
+                let _ = writeln!(
+                    stderr,
+                    "\n{what}: no progress for {stall:?} (deadlock or lost wake-up?); \
+                     aborting. State:\n{}",
+                    report()
+                );
+                let _ = stderr.flush();
+                std::process::abort();
+            }
+        })
+        .expect("failed to spawn the watchdog thread");
+    HangGuard {
+        done: Some(done),
+        thread: Some(thread),
     }
 }
