@@ -100,6 +100,16 @@ impl List {
         self.len += 1;
     }
 
+    /// The node after `node`.
+    ///
+    /// # Safety
+    /// `node` is currently linked in this list.
+    pub(super) unsafe fn next(&self, node: NonNull<Waiter>) -> Option<NonNull<Waiter>> {
+        // SAFETY: `node` is in the list (caller), so it is live; the lock is
+        // held (`&self` of a list only exists under it).
+        unsafe { (*links(node)).next }
+    }
+
     /// Unlinks and returns the head.
     pub(super) fn pop_front(&mut self) -> Option<NonNull<Waiter>> {
         let head = self.head?;

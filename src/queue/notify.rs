@@ -81,16 +81,33 @@ impl<S> RawNotify<S> {
         self.waiters.load(Ordering::Relaxed)
     }
 
-    /// Releases the oldest waiter, if there is one; returns whether there was.
+    /// Releases the oldest waiter that no release-all has chosen yet, if
+    /// there is one; returns whether there was.
+    ///
+    /// Waiters of older epochs are still queued only while a release-all
+    /// that chose them has dropped the lock to wake a batch; it releases
+    /// them anyway, so this notification goes to the first waiter after
+    /// them, or to nobody.
     pub(crate) fn notify_one(&self) -> bool {
         let mut wake = WakeBatch::new();
         let mut inner = self.inner.lock();
-        let released = !inner.list.is_empty();
-        if released {
-            self.release_head(&mut inner, &mut wake);
+        let mut candidate = inner.list.front();
+        while let Some(node) = candidate {
+            // SAFETY: `node` is linked, so live, and the lock is held.
+            if unsafe { *node.as_ref().remaining.get() } == inner.epoch {
+                break;
+            }
+            // SAFETY: as above.
+            candidate = unsafe { inner.list.next(node) };
         }
+        let Some(node) = candidate else {
+            return false;
+        };
+        // SAFETY: `node` was found in this list, under the lock we hold.
+        unsafe { inner.list.remove(node) };
+        self.release(&mut inner, node, &mut wake);
         drop(inner);
-        released
+        true
     }
 
     /// Runs `f` on the state, then releases every waiter queued before,
@@ -121,18 +138,18 @@ impl<S> RawNotify<S> {
                 inner = self.inner.lock();
                 continue;
             }
-            self.release_head(&mut inner, wake);
+            inner.list.pop_front();
+            self.release(&mut inner, head, wake);
         }
     }
 
-    /// Unlinks the head and marks it released; its waker goes to `wake`.
-    fn release_head(&self, inner: &mut Inner<S>, wake: &mut WakeBatch) {
-        let head = inner.list.pop_front().expect("the line is not empty");
+    /// Marks `node`, just unlinked, released; its waker goes to `wake`.
+    fn release(&self, inner: &mut Inner<S>, node: NonNull<Waiter>, wake: &mut WakeBatch) {
         self.waiters.store(inner.list.len(), Ordering::Relaxed);
-        // SAFETY: `head` was linked until now, so it is live, and the lock is
+        // SAFETY: `node` was linked until now, so it is live, and the lock is
         // held. The reference is not used after the `GRANTED` store, after
         // which the owner may free the node.
-        let node = unsafe { head.as_ref() };
+        let node = unsafe { node.as_ref() };
         // SAFETY: `waker` is only accessed under the lock.
         wake.push(unsafe { (*node.waker.get()).take() });
         node.status.store(GRANTED, Ordering::Release);

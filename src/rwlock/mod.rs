@@ -99,7 +99,7 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     /// The most read guards that can be held at once. While an upgradable
-    /// read is held, `MAX_READERS / 2 - 1` plain readers can join it. A
+    /// read is held, `MAX_READERS / 2` plain readers can join it. A
     /// reader beyond the limit waits in line, and `try_read` returns `None`.
     pub const MAX_READERS: usize = WRITE;
 
