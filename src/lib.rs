@@ -6,15 +6,27 @@
     rust_2018_idioms
 )]
 
+mod barrier;
 mod blocking;
+mod condvar;
+mod event;
 mod lock;
 mod mutex;
 mod queue;
+mod rwlock;
 mod semaphore;
 mod sync;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use condvar::{Condvar, CondvarWait, CondvarWaitWhile, WaitTimeoutResult};
+pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockAcquireOwned, LockGuard, OwnedLockGuard};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned, OwnedMutexGuard};
+pub use rwlock::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
+    RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned, RwLockUpgradableRead,
+    RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
+};
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 /// The README's examples, compiled and run as doc tests.

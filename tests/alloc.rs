@@ -1,5 +1,5 @@
 //! No allocation per wait: a contended acquire / wait / release cycle never
-//! touches the heap. A counting global allocator counts the allocations made
+//! touches the heap, for every primitive. A counting global allocator counts the allocations made
 //! by the measuring thread while its counting flag is on.
 
 mod common;
@@ -14,7 +14,9 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fairsync::{Lock, Mutex, Semaphore};
+use fairsync::{
+    Barrier, Condvar, Event, Lock, Mutex, RwLock, RwLockUpgradableReadGuard, Semaphore,
+};
 
 struct CountingAlloc;
 
@@ -300,5 +302,260 @@ fn blocking_acquire_does_not_allocate_after_the_first_call() {
         }
         assert_eq!(sem.available_permits(), 2);
         assert_eq!(*mutex.try_lock().unwrap(), 3);
+    });
+}
+
+/// Polls `fut` once, expecting it to wait.
+#[track_caller]
+fn pending<F: Future>(fut: std::pin::Pin<&mut F>, waker: &Waker) {
+    assert!(poll(fut, waker).is_pending(), "expected the future to wait");
+}
+
+/// Polls `fut` once, expecting it to be done.
+#[track_caller]
+fn ready<F: Future>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> F::Output {
+    match poll(fut, waker) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("expected the future to be done"),
+    }
+}
+
+/// Runs `cycle` once to warm up (thread-locals, lazily built statics), then
+/// again counting allocations.
+fn allocations_after_warm_up(mut cycle: impl FnMut()) -> usize {
+    cycle();
+    let ((), count) = allocations_in(cycle);
+    count
+}
+
+#[test]
+fn contended_rwlock_cycles_do_not_allocate() {
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+    let waker = static_waker(&WAKES);
+    let lock = Arc::new(RwLock::new(0u64));
+    let count = allocations_after_warm_up(|| {
+        // Readers and writers queued behind a writer, owned ones too.
+        let writer = lock.try_write().unwrap();
+        let mut read = pin!(lock.read());
+        pending(read.as_mut(), &waker);
+        let mut owned_read = pin!(Arc::clone(&lock).read_owned());
+        pending(owned_read.as_mut(), &waker);
+        let mut write = pin!(lock.write());
+        pending(write.as_mut(), &waker);
+        let mut owned_write = pin!(Arc::clone(&lock).write_owned());
+        pending(owned_write.as_mut(), &waker);
+        // Re-poll with a clone: the stored waker is kept or replaced.
+        pending(write.as_mut(), &waker.clone());
+        drop(writer);
+        let r = ready(read.as_mut(), &waker);
+        let owned_r = ready(owned_read.as_mut(), &waker);
+        drop((r, owned_r));
+        *ready(write.as_mut(), &waker) += 1;
+        *ready(owned_write.as_mut(), &waker) += 1;
+
+        // An upgrade waiting for a reader, ahead of a queued writer, and a
+        // queued upgradable read.
+        let upgradable = lock.try_upgradable_read().unwrap();
+        let reader = lock.try_read().unwrap();
+        let mut writer = pin!(lock.write());
+        pending(writer.as_mut(), &waker);
+        let mut upgradable_read = pin!(lock.upgradable_read());
+        pending(upgradable_read.as_mut(), &waker);
+        let mut upgrade = pin!(RwLockUpgradableReadGuard::upgrade(upgradable));
+        pending(upgrade.as_mut(), &waker);
+        drop(reader);
+        *ready(upgrade.as_mut(), &waker) += 1;
+        *ready(writer.as_mut(), &waker) += 1;
+        drop(ready(upgradable_read.as_mut(), &waker));
+
+        // A pending upgrade cancelled.
+        let upgradable = lock.try_upgradable_read().unwrap();
+        let reader = lock.try_read().unwrap();
+        {
+            let mut upgrade = pin!(RwLockUpgradableReadGuard::upgrade(upgradable));
+            pending(upgrade.as_mut(), &waker);
+        }
+        drop(reader);
+    });
+    assert_eq!(count, 0, "a contended RwLock cycle allocated");
+    assert_eq!(*lock.try_read().unwrap(), 8);
+}
+
+#[test]
+fn condvar_wait_and_notify_do_not_allocate() {
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+    let waker = static_waker(&WAKES);
+    let mutex = Mutex::new(0u32);
+    let condvar = Condvar::new();
+    let count = allocations_after_warm_up(|| {
+        let mut a = pin!(condvar.wait(mutex.try_lock().unwrap()));
+        pending(a.as_mut(), &waker);
+        let mut b = pin!(condvar.wait_while(mutex.try_lock().unwrap(), |v| *v % 2 == 0));
+        pending(b.as_mut(), &waker);
+        {
+            // Notified, then cancelled: the notification passes on.
+            let mut c = pin!(condvar.wait(mutex.try_lock().unwrap()));
+            pending(c.as_mut(), &waker);
+            pending(c.as_mut(), &waker.clone());
+            let holder = mutex.try_lock().unwrap();
+            condvar.notify_one(); // a
+            pending(a.as_mut(), &waker); // re-locks behind the holder
+            drop(holder);
+            *ready(a.as_mut(), &waker) += 1;
+            condvar.notify_one(); // b: condition now false
+        }
+        *ready(b.as_mut(), &waker) += 1;
+        condvar.notify_all();
+        let (guard, _) = condvar.wait_timeout(mutex.try_lock().unwrap(), Duration::ZERO);
+        drop(guard);
+    });
+    assert_eq!(count, 0, "a contended Condvar cycle allocated");
+    assert_eq!(*mutex.try_lock().unwrap(), 4);
+}
+
+#[test]
+fn barrier_and_event_waits_do_not_allocate() {
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+    let waker = static_waker(&WAKES);
+    let barrier = Barrier::new(3);
+    let event = Event::new();
+    let count = allocations_after_warm_up(|| {
+        let mut a = pin!(barrier.wait());
+        pending(a.as_mut(), &waker);
+        {
+            let mut cancelled = pin!(barrier.wait());
+            pending(cancelled.as_mut(), &waker);
+        }
+        let mut b = pin!(barrier.wait());
+        pending(b.as_mut(), &waker);
+        let mut c = pin!(barrier.wait());
+        assert!(ready(c.as_mut(), &waker).is_leader());
+        assert!(!ready(a.as_mut(), &waker).is_leader());
+        assert!(!ready(b.as_mut(), &waker).is_leader());
+
+        let mut d = pin!(event.wait());
+        pending(d.as_mut(), &waker);
+        {
+            let mut cancelled = pin!(event.wait());
+            pending(cancelled.as_mut(), &waker);
+        }
+        let mut e = pin!(event.wait());
+        pending(e.as_mut(), &waker);
+        event.set();
+        event.clear();
+        ready(d.as_mut(), &waker);
+        ready(e.as_mut(), &waker);
+        event.set();
+        let mut f = pin!(event.wait());
+        ready(f.as_mut(), &waker);
+        event.clear();
+    });
+    assert_eq!(count, 0, "a contended Barrier or Event cycle allocated");
+}
+
+/// Runs its closure when dropped: the release action of a helper thread.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// How many wait, read from a `Debug` output with a `name: N` field.
+fn debug_count(text: &str, name: &str) -> usize {
+    let rest = text.split(name).nth(1).expect("the field is shown");
+    rest.trim_start_matches(": ")
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[test]
+fn blocking_waits_of_the_rest_of_the_family_do_not_allocate_after_the_first_call() {
+    // A lost wake-up would block forever: fail after a deadline instead.
+    common::watchdog(|| {
+        let lock = Arc::new(RwLock::new(0u32));
+        let shared = Arc::new((Mutex::new(0u32), Condvar::new()));
+        let barrier = Arc::new(Barrier::new(2));
+        let event = Arc::new(Event::new());
+        for round in 0..3 {
+            // RwLock: read_blocking and write_blocking behind a writer.
+            for kind in 0..2 {
+                let (l1, l2) = (Arc::clone(&lock), Arc::clone(&lock));
+                let (holding, helper) = release_when_queued(
+                    move || l1.try_write_owned().unwrap(),
+                    move || l2.waiters() == 1,
+                );
+                wait_for(&holding);
+                let ((), count) = allocations_in(|| match kind {
+                    0 => drop(lock.read_blocking()),
+                    _ => *lock.write_blocking() += 1,
+                });
+                let helper_count = helper.join().unwrap();
+                if round > 0 {
+                    assert_eq!(count, 0, "blocking RwLock wait #{kind} allocated");
+                    assert_eq!(helper_count, 0, "releasing to a blocked thread allocated");
+                }
+            }
+
+            // Condvar: wait_blocking, notified by the helper.
+            let (s1, s2) = (Arc::clone(&shared), Arc::clone(&shared));
+            let (holding, helper) = release_when_queued(
+                move || OnDrop(move || s1.1.notify_one()),
+                move || debug_count(&format!("{:?}", s2.1), "waiters") == 1,
+            );
+            wait_for(&holding);
+            let (mutex, condvar) = &*shared;
+            let ((), count) = allocations_in(|| {
+                let guard = mutex.lock_blocking();
+                *condvar.wait_blocking(guard) += 1;
+            });
+            let helper_count = helper.join().unwrap();
+            if round > 0 {
+                assert_eq!(count, 0, "Condvar::wait_blocking allocated");
+                assert_eq!(helper_count, 0, "notify_one to a blocked thread allocated");
+            }
+
+            // Barrier: the helper arrives second.
+            let (b1, b2) = (Arc::clone(&barrier), Arc::clone(&barrier));
+            let (holding, helper) = release_when_queued(
+                move || {
+                    // The helper's first blocking call caches its thread's
+                    // waker, which is allowed to allocate once.
+                    Barrier::new(1).wait_blocking();
+                    OnDrop(move || {
+                        b1.wait_blocking();
+                    })
+                },
+                move || debug_count(&format!("{b2:?}"), "waiting") == 1,
+            );
+            wait_for(&holding);
+            let (result, count) = allocations_in(|| barrier.wait_blocking());
+            assert!(!result.is_leader(), "the helper arrived last");
+            let helper_count = helper.join().unwrap();
+            if round > 0 {
+                assert_eq!(count, 0, "Barrier::wait_blocking allocated");
+                assert_eq!(helper_count, 0, "tripping the barrier allocated");
+            }
+
+            // Event: set by the helper.
+            let (e1, e2) = (Arc::clone(&event), Arc::clone(&event));
+            let (holding, helper) = release_when_queued(
+                move || OnDrop(move || e1.set()),
+                move || debug_count(&format!("{e2:?}"), "waiters") == 1,
+            );
+            wait_for(&holding);
+            let ((), count) = allocations_in(|| event.wait_blocking());
+            event.clear();
+            let helper_count = helper.join().unwrap();
+            if round > 0 {
+                assert_eq!(count, 0, "Event::wait_blocking allocated");
+                assert_eq!(helper_count, 0, "Event::set allocated");
+            }
+        }
+        assert_eq!(*lock.try_read().unwrap(), 3);
+        assert_eq!(*shared.0.try_lock().unwrap(), 3);
     });
 }

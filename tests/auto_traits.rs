@@ -1,6 +1,6 @@
-//! Compile-time checks of the auto traits (SPEC promise 8), positive and
-//! negative, and of `Debug` on every public type. This file fails to compile
-//! if a bound is wrong.
+//! Compile-time checks of the auto traits (SPEC promise 8, and the rules
+//! for the RwLock family), positive and negative, and of `Debug` on every
+//! public type. This file fails to compile if a bound is wrong.
 //!
 //! Negative checks use the "ambiguous impl" trick: `Ambiguous<_>` has a
 //! blanket impl for every type and a second impl for types with the trait.
@@ -13,9 +13,13 @@ use std::rc::Rc;
 use std::sync::MutexGuard as StdMutexGuard;
 
 use fairsync::{
-    Acquire, AcquireOwned, Lock, LockAcquire, LockAcquireOwned, LockGuard, MappedMutexGuard, Mutex,
-    MutexGuard, MutexLock, MutexLockOwned, OwnedLockGuard, OwnedMutexGuard, OwnedSemaphorePermit,
-    Semaphore, SemaphorePermit,
+    Acquire, AcquireOwned, Barrier, BarrierWait, BarrierWaitResult, Condvar, CondvarWait,
+    CondvarWaitWhile, Event, EventWait, Lock, LockAcquire, LockAcquireOwned, LockGuard,
+    MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock,
+    MutexLockOwned, OwnedLockGuard, OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
+    OwnedSemaphorePermit, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard,
+    RwLockWriteOwned, Semaphore, SemaphorePermit, WaitTimeoutResult,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -86,6 +90,69 @@ assert_not_send!(MutexLock<'static, Rc<u8>>);
 assert_not_send!(MutexLockOwned<Rc<u8>>);
 assert_not_send!(MutexLock<'static, SyncNotSend>);
 assert_not_send!(MutexLockOwned<SyncNotSend>);
+
+// RwLock<T>: Send when T: Send, Sync when T: Send + Sync.
+assert_not_send!(RwLock<Rc<u8>>);
+assert_not_sync!(RwLock<Rc<u8>>);
+assert_not_sync!(RwLock<Cell<u8>>);
+assert_not_send!(RwLock<SyncNotSend>);
+assert_not_sync!(RwLock<SyncNotSend>);
+
+// Read guards: Send and Sync when T: Sync.
+assert_not_send!(RwLockReadGuard<'static, Cell<u8>>);
+assert_not_sync!(RwLockReadGuard<'static, Cell<u8>>);
+assert_not_send!(RwLockReadGuard<'static, Rc<u8>>);
+assert_not_sync!(RwLockReadGuard<'static, Rc<u8>>);
+assert_not_send!(MappedRwLockReadGuard<'static, Cell<u8>>);
+assert_not_sync!(MappedRwLockReadGuard<'static, Cell<u8>>);
+
+// Write and upgradable guards: Send when T: Send + Sync (they can downgrade
+// to a shared read guard), Sync when T: Sync.
+assert_not_send!(RwLockWriteGuard<'static, Cell<u8>>);
+assert_not_sync!(RwLockWriteGuard<'static, Cell<u8>>);
+assert_not_send!(RwLockWriteGuard<'static, SyncNotSend>);
+assert_not_send!(RwLockWriteGuard<'static, Rc<u8>>);
+assert_not_sync!(RwLockWriteGuard<'static, Rc<u8>>);
+assert_not_send!(RwLockUpgradableReadGuard<'static, Cell<u8>>);
+assert_not_sync!(RwLockUpgradableReadGuard<'static, Cell<u8>>);
+assert_not_send!(RwLockUpgradableReadGuard<'static, SyncNotSend>);
+assert_not_send!(RwLockUpgradableReadGuard<'static, Rc<u8>>);
+assert_not_sync!(RwLockUpgradableReadGuard<'static, Rc<u8>>);
+// A mapped write guard cannot downgrade: like `&mut U`.
+assert_not_send!(MappedRwLockWriteGuard<'static, Rc<u8>>);
+assert_not_send!(MappedRwLockWriteGuard<'static, SyncNotSend>);
+assert_not_sync!(MappedRwLockWriteGuard<'static, Cell<u8>>);
+
+// Owned guards: Send and Sync only when T: Send + Sync.
+assert_not_send!(OwnedRwLockReadGuard<Cell<u8>>);
+assert_not_sync!(OwnedRwLockReadGuard<Cell<u8>>);
+assert_not_send!(OwnedRwLockReadGuard<SyncNotSend>);
+assert_not_sync!(OwnedRwLockReadGuard<SyncNotSend>);
+assert_not_send!(OwnedRwLockWriteGuard<Cell<u8>>);
+assert_not_sync!(OwnedRwLockWriteGuard<Cell<u8>>);
+assert_not_send!(OwnedRwLockWriteGuard<SyncNotSend>);
+assert_not_sync!(OwnedRwLockWriteGuard<SyncNotSend>);
+
+// RwLock futures are not Send where their guard is not.
+assert_not_send!(RwLockRead<'static, Cell<u8>>);
+assert_not_send!(RwLockRead<'static, Rc<u8>>);
+assert_not_send!(RwLockWrite<'static, Cell<u8>>);
+assert_not_send!(RwLockWrite<'static, SyncNotSend>);
+assert_not_send!(RwLockUpgradableRead<'static, Cell<u8>>);
+assert_not_send!(RwLockUpgradableRead<'static, SyncNotSend>);
+assert_not_send!(RwLockUpgrade<'static, Cell<u8>>);
+assert_not_send!(RwLockUpgrade<'static, SyncNotSend>);
+assert_not_send!(RwLockReadOwned<Cell<u8>>);
+assert_not_send!(RwLockReadOwned<SyncNotSend>);
+assert_not_send!(RwLockWriteOwned<Cell<u8>>);
+assert_not_send!(RwLockWriteOwned<SyncNotSend>);
+
+// Condvar waits resolve to a MutexGuard: not Send where it is not, nor
+// with a condition that is not Send.
+assert_not_send!(CondvarWait<'static, 'static, Rc<u8>>);
+assert_not_send!(CondvarWait<'static, 'static, SyncNotSend>);
+assert_not_send!(CondvarWaitWhile<'static, 'static, Rc<u8>, fn(&mut Rc<u8>) -> bool>);
+assert_not_send!(CondvarWaitWhile<'static, 'static, u8, Box<dyn FnMut(&mut u8) -> bool>>);
 
 // ------------------------------------------------------------ positive
 
@@ -159,6 +226,147 @@ fn every_acquire_future_is_send_where_its_output_is() {
 }
 
 #[test]
+fn rwlock_is_send_and_sync_by_the_value() {
+    is_send::<RwLock<u8>>();
+    is_sync::<RwLock<u8>>();
+    is_send::<RwLock<Cell<u8>>>();
+    is_send::<RwLock<[u8]>>();
+    is_sync::<RwLock<[u8]>>();
+    is_send::<RwLock<dyn Debug + Send>>();
+    is_sync::<RwLock<dyn Debug + Send + Sync>>();
+}
+
+#[test]
+fn rwlock_guards_follow_the_value() {
+    // Read guards: T: Sync is enough, also when T is not Send.
+    is_send::<RwLockReadGuard<'static, u8>>();
+    is_sync::<RwLockReadGuard<'static, u8>>();
+    is_send::<RwLockReadGuard<'static, SyncNotSend>>();
+    is_sync::<RwLockReadGuard<'static, SyncNotSend>>();
+    is_send::<RwLockReadGuard<'static, [u8]>>();
+    is_send::<MappedRwLockReadGuard<'static, SyncNotSend>>();
+    is_sync::<MappedRwLockReadGuard<'static, str>>();
+
+    // Write and upgradable guards: Sync with T: Sync alone.
+    is_send::<RwLockWriteGuard<'static, u8>>();
+    is_sync::<RwLockWriteGuard<'static, u8>>();
+    is_sync::<RwLockWriteGuard<'static, SyncNotSend>>();
+    is_send::<RwLockWriteGuard<'static, [u8]>>();
+    is_send::<RwLockUpgradableReadGuard<'static, u8>>();
+    is_sync::<RwLockUpgradableReadGuard<'static, u8>>();
+    is_sync::<RwLockUpgradableReadGuard<'static, SyncNotSend>>();
+    is_send::<MappedRwLockWriteGuard<'static, u8>>();
+    is_sync::<MappedRwLockWriteGuard<'static, u8>>();
+    is_send::<MappedRwLockWriteGuard<'static, Cell<u8>>>();
+    is_sync::<MappedRwLockWriteGuard<'static, SyncNotSend>>();
+    is_send::<MappedRwLockWriteGuard<'static, [u8]>>();
+
+    is_send::<OwnedRwLockReadGuard<u8>>();
+    is_sync::<OwnedRwLockReadGuard<u8>>();
+    is_send::<OwnedRwLockWriteGuard<u8>>();
+    is_sync::<OwnedRwLockWriteGuard<u8>>();
+    is_send::<OwnedRwLockWriteGuard<[u8]>>();
+}
+
+#[test]
+fn rwlock_futures_are_send_where_their_guard_is() {
+    is_send::<RwLockRead<'static, u8>>();
+    is_send::<RwLockRead<'static, SyncNotSend>>();
+    is_send::<RwLockRead<'static, [u8]>>();
+    is_send::<RwLockWrite<'static, u8>>();
+    is_send::<RwLockWrite<'static, [u8]>>();
+    is_send::<RwLockUpgradableRead<'static, u8>>();
+    is_send::<RwLockUpgrade<'static, u8>>();
+    is_send::<RwLockReadOwned<u8>>();
+    is_send::<RwLockWriteOwned<u8>>();
+
+    is_future::<RwLockRead<'static, u8>>();
+    is_future::<RwLockWrite<'static, u8>>();
+    is_future::<RwLockUpgradableRead<'static, u8>>();
+    is_future::<RwLockUpgrade<'static, u8>>();
+    is_future::<RwLockReadOwned<u8>>();
+    is_future::<RwLockWriteOwned<u8>>();
+}
+
+#[test]
+fn condvar_barrier_and_event_are_send_and_sync() {
+    is_send::<Condvar>();
+    is_sync::<Condvar>();
+    is_send::<Barrier>();
+    is_sync::<Barrier>();
+    is_send::<Event>();
+    is_sync::<Event>();
+    is_send::<WaitTimeoutResult>();
+    is_sync::<WaitTimeoutResult>();
+    is_send::<BarrierWaitResult>();
+    is_sync::<BarrierWaitResult>();
+}
+
+#[test]
+fn condvar_barrier_and_event_futures_are_send_where_their_output_is() {
+    is_send::<CondvarWait<'static, 'static, u8>>();
+    is_send::<CondvarWait<'static, 'static, Cell<u8>>>();
+    is_send::<CondvarWait<'static, 'static, [u8]>>();
+    is_send::<CondvarWaitWhile<'static, 'static, u8, fn(&mut u8) -> bool>>();
+    is_send::<CondvarWaitWhile<'static, 'static, Cell<u8>, fn(&mut Cell<u8>) -> bool>>();
+    is_send::<BarrierWait<'static>>();
+    is_send::<EventWait<'static>>();
+
+    is_future::<CondvarWait<'static, 'static, u8>>();
+    is_future::<CondvarWaitWhile<'static, 'static, u8, fn(&mut u8) -> bool>>();
+    is_future::<BarrierWait<'static>>();
+    is_future::<EventWait<'static>>();
+}
+
+#[test]
+fn rwlock_and_condvar_futures_can_be_spawned_on_a_multi_threaded_runtime() {
+    // Guards held across .await: the whole async fn must be Send.
+    async fn critical(
+        lock: std::sync::Arc<RwLock<Vec<u8>>>,
+        mutex: std::sync::Arc<Mutex<bool>>,
+        condvar: std::sync::Arc<Condvar>,
+        barrier: std::sync::Arc<Barrier>,
+        event: std::sync::Arc<Event>,
+    ) -> usize {
+        let read = lock.read().await;
+        futures::future::ready(()).await;
+        let len = read.len();
+        drop(read);
+        let upgradable = lock.upgradable_read().await;
+        futures::future::ready(()).await;
+        let mut write = RwLockUpgradableReadGuard::upgrade(upgradable).await;
+        futures::future::ready(()).await;
+        write.push(1);
+        let read = RwLockWriteGuard::downgrade(write);
+        futures::future::ready(()).await;
+        drop(read);
+        let owned = lock.clone().write_owned().await;
+        futures::future::ready(()).await;
+        drop(owned);
+        let mut flag = mutex.lock().await;
+        *flag = true;
+        condvar.notify_all();
+        let flag = condvar.wait_while(flag, |set| !*set).await;
+        futures::future::ready(()).await;
+        drop(flag);
+        barrier.wait().await;
+        event.set();
+        event.wait().await;
+        len + lock.read().await.len()
+    }
+    fn assert_send_future<F: std::future::Future + Send>(_: &F) {}
+    let fut = critical(
+        std::sync::Arc::new(RwLock::new(Vec::new())),
+        std::sync::Arc::new(Mutex::new(false)),
+        std::sync::Arc::new(Condvar::new()),
+        std::sync::Arc::new(Barrier::new(1)),
+        std::sync::Arc::new(Event::new()),
+    );
+    assert_send_future(&fut);
+    assert_eq!(futures::executor::block_on(fut), 1);
+}
+
+#[test]
 fn futures_can_be_spawned_on_a_multi_threaded_runtime() {
     // The whole async fn, with guards held across .await, must be Send.
     async fn critical(
@@ -204,4 +412,28 @@ fn every_public_type_implements_debug() {
     is_debug::<MappedMutexGuard<'static, u8>>();
     is_debug::<MutexLock<'static, u8>>();
     is_debug::<MutexLockOwned<u8>>();
+    is_debug::<RwLock<u8>>();
+    is_debug::<RwLock<[u8]>>();
+    is_debug::<RwLockReadGuard<'static, u8>>();
+    is_debug::<RwLockWriteGuard<'static, u8>>();
+    is_debug::<RwLockUpgradableReadGuard<'static, u8>>();
+    is_debug::<OwnedRwLockReadGuard<u8>>();
+    is_debug::<OwnedRwLockWriteGuard<u8>>();
+    is_debug::<MappedRwLockReadGuard<'static, u8>>();
+    is_debug::<MappedRwLockWriteGuard<'static, u8>>();
+    is_debug::<RwLockRead<'static, u8>>();
+    is_debug::<RwLockWrite<'static, u8>>();
+    is_debug::<RwLockUpgradableRead<'static, u8>>();
+    is_debug::<RwLockUpgrade<'static, u8>>();
+    is_debug::<RwLockReadOwned<u8>>();
+    is_debug::<RwLockWriteOwned<u8>>();
+    is_debug::<Condvar>();
+    is_debug::<CondvarWait<'static, 'static, u8>>();
+    is_debug::<CondvarWaitWhile<'static, 'static, u8, fn(&mut u8) -> bool>>();
+    is_debug::<WaitTimeoutResult>();
+    is_debug::<Barrier>();
+    is_debug::<BarrierWait<'static>>();
+    is_debug::<BarrierWaitResult>();
+    is_debug::<Event>();
+    is_debug::<EventWait<'static>>();
 }

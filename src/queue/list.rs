@@ -79,6 +79,37 @@ impl List {
         self.len += 1;
     }
 
+    /// Links `node` at the head.
+    ///
+    /// # Safety
+    /// As for [`push_back`](Self::push_back).
+    pub(super) unsafe fn push_front(&mut self, node: NonNull<Waiter>) {
+        // SAFETY: `node` is live (caller) and the lock is held (`&mut self`).
+        unsafe {
+            *links(node) = Links {
+                prev: None,
+                next: self.head,
+            };
+        }
+        match self.head {
+            // SAFETY: the head is in the list, so it is live.
+            Some(head) => unsafe { (*links(head)).prev = Some(node) },
+            None => self.tail = Some(node),
+        }
+        self.head = Some(node);
+        self.len += 1;
+    }
+
+    /// The node after `node`.
+    ///
+    /// # Safety
+    /// `node` is currently linked in this list.
+    pub(super) unsafe fn next(&self, node: NonNull<Waiter>) -> Option<NonNull<Waiter>> {
+        // SAFETY: `node` is in the list (caller), so it is live; the lock is
+        // held (`&self` of a list only exists under it).
+        unsafe { (*links(node)).next }
+    }
+
     /// Unlinks and returns the head.
     pub(super) fn pop_front(&mut self) -> Option<NonNull<Waiter>> {
         let head = self.head?;

@@ -28,6 +28,7 @@
 //! permits it had collected; dropping a `GRANTED` one releases them all.
 
 mod list;
+mod notify;
 mod waiter;
 
 use core::cmp;
@@ -42,7 +43,9 @@ use core::task::{Context, Poll, Waker};
 use pin_project_lite::pin_project;
 
 use self::list::List;
-use self::waiter::{Waiter, GRANTED, IDLE, WAITING};
+pub(crate) use self::notify::{Arrival, RawNotify, RawWait, WaitState};
+pub(crate) use self::waiter::Waiter;
+use self::waiter::{GRANTED, IDLE, WAITING};
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// The largest number of permits a semaphore can hold or a caller can ask for.
@@ -51,12 +54,35 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 const WAITERS: usize = 1;
 const PERMIT_SHIFT: u32 = 1;
 
+/// Set in a request (above every valid permit count) to queue it ahead of
+/// every waiter: an upgrade of a read lock must not wait behind writers that
+/// wait for that same read lock.
+const FRONT: usize = 1 << (usize::BITS - 1);
+
 /// A weighted, strictly FIFO semaphore: the engine under every primitive.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
-    queue: Mutex<List>,
+    queue: Mutex<Queue>,
     /// The list's length, mirrored so `waiters()` and `Debug` never lock.
     waiters: AtomicUsize,
+}
+
+/// What the queue's lock guards.
+struct Queue {
+    list: List,
+    /// Permits handed to the head waiter, which keeps them while it waits
+    /// for the rest. Only the head ever holds collected permits, so this is
+    /// also how many of them a cancelled head passes on.
+    parked: usize,
+}
+
+impl Queue {
+    const fn new() -> Self {
+        Self {
+            list: List::new(),
+            parked: 0,
+        }
+    }
 }
 
 impl RawSemaphore {
@@ -68,7 +94,7 @@ impl RawSemaphore {
             );
             RawSemaphore {
                 state: AtomicUsize::new(permits << PERMIT_SHIFT),
-                queue: Mutex::new(List::new()),
+                queue: Mutex::new(Queue::new()),
                 waiters: AtomicUsize::new(0),
             }
         }
@@ -143,14 +169,16 @@ impl RawSemaphore {
     /// left in the counter if the list emptied. Unlocks before returning.
     fn release_locked<'a>(
         &'a self,
-        mut list: MutexGuard<'a, List>,
+        mut queue: MutexGuard<'a, Queue>,
         mut n: usize,
         wake: &mut WakeBatch,
     ) {
         while n > 0 {
-            let Some(head) = list.front() else { break };
+            let Some(head) = queue.list.front() else {
+                break;
+            };
             if wake.is_full() {
-                drop(list);
+                drop(queue);
                 // Should a waker panic, the permits in hand still go out.
                 let in_hand = ReleaseOnUnwind {
                     sem: self,
@@ -158,7 +186,7 @@ impl RawSemaphore {
                 };
                 wake.wake_all();
                 mem::forget(in_hand);
-                list = self.queue.lock();
+                queue = self.queue.lock();
                 continue;
             }
             // SAFETY: `head` is linked, so it is live (list invariant), and
@@ -172,17 +200,20 @@ impl RawSemaphore {
             *remaining -= given;
             n -= given;
             if *remaining == 0 {
-                list.pop_front();
+                queue.list.pop_front();
+                queue.parked = 0;
                 // Before `GRANTED`: the waiter may complete and read
                 // `waiters()` without the lock as soon as it sees it.
-                self.waiters.store(list.len(), Ordering::Relaxed);
+                self.waiters.store(queue.list.len(), Ordering::Relaxed);
                 // SAFETY: `waker` is only accessed under the lock.
                 wake.push(unsafe { (*node.waker.get()).take() });
                 node.status.store(GRANTED, Ordering::Release);
+            } else {
+                queue.parked += given;
             }
         }
-        self.waiters.store(list.len(), Ordering::Relaxed);
-        if list.is_empty() {
+        self.waiters.store(queue.list.len(), Ordering::Relaxed);
+        if queue.list.is_empty() {
             // Concurrent fast paths may run once WAITERS is clear (a
             // cancellation may have cleared it while the lock was released
             // to wake a batch), so update the counter with a CAS.
@@ -204,12 +235,12 @@ impl RawSemaphore {
         }
     }
 
-    /// Polls an acquire of `n` permits whose node is `node`.
+    /// Polls a request (`n` permits, maybe with `FRONT`) whose node is `node`.
     #[inline]
-    fn poll_acquire(&self, node: Pin<&Waiter>, n: usize, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_acquire(&self, node: Pin<&Waiter>, request: usize, cx: &mut Context<'_>) -> Poll<()> {
         match node.status() {
-            IDLE if self.try_acquire(n) => Poll::Ready(()),
-            IDLE => self.enqueue(node, n, cx),
+            IDLE if self.try_acquire(request & !FRONT) => Poll::Ready(()),
+            IDLE => self.enqueue(node, request, cx),
             GRANTED => Poll::Ready(()),
             _ => self.poll_waiting(node, cx),
         }
@@ -219,13 +250,18 @@ impl RawSemaphore {
     /// and link the node, all under the lock so that no release can slip in
     /// between "too few permits" and "linked".
     #[cold]
-    fn enqueue(&self, node: Pin<&Waiter>, n: usize, cx: &mut Context<'_>) -> Poll<()> {
+    fn enqueue(&self, node: Pin<&Waiter>, request: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let (n, front) = (request & !FRONT, request & FRONT != 0);
         let waker = cx.waker().clone();
-        let mut list = self.queue.lock();
+        let mut queue = self.queue.lock();
         let mut cur = self.state.load(Ordering::Relaxed);
         let remaining = loop {
             if cur & WAITERS != 0 {
-                break n;
+                break if front {
+                    self.take_parked(&mut queue, n)
+                } else {
+                    n
+                };
             }
             let available = cur >> PERMIT_SHIFT;
             let (new, remaining) = if available >= n {
@@ -237,33 +273,85 @@ impl RawSemaphore {
                 .state
                 .compare_exchange(cur, new, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => break remaining,
+                Ok(_) => {
+                    // An empty list holds no parked permits; the node about
+                    // to become its head starts with what the counter had.
+                    queue.parked = n - remaining;
+                    break remaining;
+                }
                 Err(actual) => cur = actual,
             }
         };
         if remaining == 0 {
-            drop(list);
+            drop(queue);
             drop(waker);
             return Poll::Ready(());
         }
         // SAFETY: the node is not linked yet, so only its owner (us) reaches
-        // it; from `push_back` on, the lock we hold guards these fields.
+        // it; from the push on, the lock we hold guards these fields.
         unsafe {
             *node.remaining.get() = remaining;
             *node.waker.get() = Some(waker);
         }
         node.status.store(WAITING, Ordering::Relaxed);
+        let ptr = NonNull::from(node.get_ref());
         // SAFETY: the node is pinned and unlinked; `RawAcquire`'s drop
         // unlinks it under this lock before its memory can go away.
-        unsafe { list.push_back(NonNull::from(node.get_ref())) };
-        self.waiters.store(list.len(), Ordering::Relaxed);
+        unsafe {
+            if front {
+                queue.list.push_front(ptr);
+            } else {
+                queue.list.push_back(ptr);
+            }
+        }
+        self.waiters.store(queue.list.len(), Ordering::Relaxed);
         Poll::Pending
+    }
+
+    /// For a request of `n` permits joining the line at the front: takes the
+    /// permits the current head has collected, as the new head would have
+    /// had them first. Returns how many are still missing; when that is not
+    /// zero, the caller must link its node at the front.
+    fn take_parked(&self, queue: &mut Queue, n: usize) -> usize {
+        let head = queue
+            .list
+            .front()
+            .expect("WAITERS is set, so a waiter is queued");
+        let taken = cmp::min(queue.parked, n);
+        // SAFETY: `head` is linked, so live, and the lock is held.
+        unsafe { *head.as_ref().remaining.get() += taken };
+        queue.parked -= taken;
+        if taken == n {
+            // Served in full; the head keeps whatever is left.
+            return 0;
+        }
+        // Everything parked moves to the node that is about to be the head.
+        queue.parked = taken;
+        n - taken
+    }
+
+    /// Takes `n` permits ahead of every waiter if that many are free,
+    /// counting those the head waiter has collected.
+    pub(crate) fn try_acquire_front(&self, n: usize) -> bool {
+        if self.try_acquire(n) {
+            return true;
+        }
+        let mut queue = self.queue.lock();
+        if self.state.load(Ordering::Relaxed) & WAITERS == 0 {
+            // The line emptied meanwhile; `WAITERS` cannot be set again
+            // while we hold the lock.
+            return self.try_acquire(n);
+        }
+        if queue.parked < n {
+            return false;
+        }
+        self.take_parked(&mut queue, n) == 0
     }
 
     /// A later poll of a linked node: done if granted, else refresh the waker.
     #[cold]
     fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<()> {
-        let list = self.queue.lock();
+        let queue = self.queue.lock();
         if node.status() == GRANTED {
             return Poll::Ready(());
         }
@@ -273,7 +361,7 @@ impl RawSemaphore {
             Some(waker) if waker.will_wake(cx.waker()) => None,
             _ => slot.replace(cx.waker().clone()),
         };
-        drop(list);
+        drop(queue);
         drop(stale);
         Poll::Pending
     }
@@ -287,19 +375,22 @@ impl RawSemaphore {
             _ => {}
         }
         let mut wake = WakeBatch::new();
-        let mut list = self.queue.lock();
+        let mut queue = self.queue.lock();
         // A releaser may have granted the node since the load above.
         if node.status() == GRANTED {
-            drop(list);
+            drop(queue);
             return self.release(n);
         }
         // SAFETY: the status is WAITING and cannot change while we hold the
         // lock, so the node is linked in this list.
-        unsafe { list.remove(NonNull::from(node.get_ref())) };
+        unsafe { queue.list.remove(NonNull::from(node.get_ref())) };
         // SAFETY: unlinked, so only we reach the node now.
         let (stale, collected) = unsafe { ((*node.waker.get()).take(), n - *node.remaining.get()) };
         node.status.store(IDLE, Ordering::Relaxed);
-        self.release_locked(list, collected, &mut wake);
+        // Only the head collects, so this is all or nothing of `parked`.
+        debug_assert!(collected == 0 || collected == queue.parked);
+        queue.parked -= collected;
+        self.release_locked(queue, collected, &mut wake);
         drop(stale);
     }
 }
@@ -342,7 +433,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(handle) = this.handle {
-                handle.queue().cancel(this.node.into_ref(), *this.permits);
+                handle.queue().cancel(this.node.into_ref(), *this.permits & !FRONT);
             }
         }
     }
@@ -368,9 +459,18 @@ where
         }
     }
 
+    /// Like [`new`](Self::new), but the request joins the line ahead of
+    /// every waiter, and takes the permits the head has collected.
+    #[inline]
+    pub(crate) fn new_front(handle: H, permits: usize) -> Self {
+        let mut acquire = Self::new(handle, permits);
+        acquire.permits |= FRONT;
+        acquire
+    }
+
     /// How many permits the future asks for.
     pub(crate) fn permits(&self) -> usize {
-        self.permits
+        self.permits & !FRONT
     }
 
     /// Whether the future has resolved.

@@ -307,3 +307,230 @@ fn uncontended_acquire_and_release_never_take_the_queue_lock() {
         "an uncontended path waited for the queue's lock"
     );
 }
+
+#[test]
+fn front_request_takes_the_heads_collected_permits_and_goes_first() {
+    let sem = Sem(RawSemaphore::new(2));
+    let (_, w) = waker();
+    let (front_woken, front_w) = waker();
+    // The head collects the two free permits and waits for two more.
+    let mut head = pin!(RawAcquire::new(&sem, 4));
+    pending(head.as_mut(), &w);
+    // A front request for three takes those two and waits ahead of it.
+    let mut front = pin!(RawAcquire::new_front(&sem, 3));
+    pending(front.as_mut(), &front_w);
+    assert_eq!(sem.0.waiters(), 2);
+    assert_eq!(front.permits(), 3);
+    sem.0.release(1);
+    assert_eq!(
+        front_woken.0.load(SeqCst),
+        1,
+        "the front request is granted first"
+    );
+    ready(front.as_mut(), &front_w);
+    pending(head.as_mut(), &w);
+    // The head starts over: it needs all four.
+    sem.0.release(3);
+    pending(head.as_mut(), &w);
+    sem.0.release(1);
+    ready(head.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+#[test]
+fn front_request_served_from_collected_permits_leaves_the_rest_parked() {
+    let sem = Sem(RawSemaphore::new(3));
+    let (_, w) = waker();
+    let mut head = Box::pin(RawAcquire::new(&sem, 5));
+    pending(head.as_mut(), &w);
+    // Three permits are parked on the head; a front request for two takes
+    // them at once, without queueing.
+    let mut front = pin!(RawAcquire::new_front(&sem, 2));
+    ready(front.as_mut(), &w);
+    assert_eq!(sem.0.waiters(), 1);
+    // Cancelling the head passes on exactly the one permit it still had.
+    drop(head);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (1, 0));
+}
+
+#[test]
+fn cancelled_front_request_passes_on_its_collected_permits() {
+    let sem = Sem(RawSemaphore::new(1));
+    let (_, w) = waker();
+    let mut head = pin!(RawAcquire::new(&sem, 2));
+    pending(head.as_mut(), &w);
+    {
+        let mut front = pin!(RawAcquire::new_front(&sem, 3));
+        pending(front.as_mut(), &w);
+        sem.0.release(1);
+    }
+    // The front request held two permits; they go to the head, which is
+    // then complete.
+    ready(head.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+#[test]
+fn try_acquire_front_counts_collected_permits_only() {
+    let sem = Sem(RawSemaphore::new(2));
+    let (_, w) = waker();
+    assert!(sem.0.try_acquire_front(1), "free permits, nobody waiting");
+    let mut head = pin!(RawAcquire::new(&sem, 3));
+    pending(head.as_mut(), &w);
+    assert!(!sem.0.try_acquire(1), "plain requests never pass the line");
+    assert!(!sem.0.try_acquire_front(2), "only one permit is parked");
+    assert!(sem.0.try_acquire_front(1));
+    assert!(!sem.0.try_acquire_front(1));
+    sem.0.release(3);
+    ready(head.as_mut(), &w);
+    assert_eq!((sem.0.available(), sem.0.waiters()), (0, 0));
+}
+
+mod notify {
+    use super::*;
+
+    struct Arrivals(usize);
+
+    impl WaitState for Arrivals {
+        fn waiter_left(&mut self, current: bool) {
+            if current {
+                self.0 -= 1;
+            }
+        }
+    }
+
+    fn poll_wait<S: WaitState>(wait: Pin<&mut RawWait<'_, S>>, w: &Waker) -> Poll<bool> {
+        wait.poll_wait(&mut Context::from_waker(w), |_| Arrival::Wait)
+    }
+
+    #[test]
+    fn notify_one_releases_the_oldest_waiter_and_is_consumed_once() {
+        let line = RawNotify::new(());
+        let (first_woken, first_w) = waker();
+        let (_, w) = waker();
+        assert!(!line.notify_one(), "nobody waits: no effect");
+        let mut first = pin!(RawWait::new(&line));
+        let mut second = pin!(RawWait::new(&line));
+        assert!(poll_wait(first.as_mut(), &first_w).is_pending());
+        assert!(poll_wait(second.as_mut(), &w).is_pending());
+        assert!(line.notify_one());
+        assert_eq!(first_woken.0.load(SeqCst), 1);
+        assert_eq!(line.waiters(), 1);
+        assert_eq!(poll_wait(first.as_mut(), &first_w), Poll::Ready(false));
+        assert!(!first.as_mut().cancel(), "the notification was consumed");
+        assert!(poll_wait(second.as_mut(), &w).is_pending());
+        assert!(!second.as_mut().cancel());
+        assert_eq!(line.waiters(), 0);
+    }
+
+    #[test]
+    fn cancel_reports_an_unconsumed_notification_once() {
+        let line = RawNotify::new(());
+        let (_, w) = waker();
+        let mut wait = pin!(RawWait::new(&line));
+        assert!(poll_wait(wait.as_mut(), &w).is_pending());
+        line.notify_one();
+        assert!(wait.as_mut().cancel());
+        assert!(!wait.as_mut().cancel());
+    }
+
+    #[test]
+    fn release_all_spares_waiters_of_the_new_epoch() {
+        // More waiters than one wake batch, so the releaser unlocks midway.
+        let line = RawNotify::new(());
+        let (woken, w) = waker();
+        let mut old: Vec<_> = (0..40).map(|_| Box::pin(RawWait::new(&line))).collect();
+        for wait in &mut old {
+            assert!(poll_wait(wait.as_mut(), &w).is_pending());
+        }
+        line.notify_all_with(|()| {});
+        assert_eq!(woken.0.load(SeqCst), 40);
+        assert_eq!(line.waiters(), 0);
+        let mut late = pin!(RawWait::new(&line));
+        assert!(poll_wait(late.as_mut(), &w).is_pending());
+        for wait in &mut old {
+            assert_eq!(poll_wait(wait.as_mut(), &w), Poll::Ready(false));
+        }
+        assert!(poll_wait(late.as_mut(), &w).is_pending());
+    }
+
+    /// A waker that, when woken, starts a new wait on the same line: it
+    /// arrives while the releaser has dropped the lock to wake a batch.
+    struct ArriveOnWake {
+        line: &'static RawNotify<()>,
+        late: std::sync::Mutex<Option<Pin<Box<RawWait<'static, ()>>>>>,
+    }
+
+    impl Wake for ArriveOnWake {
+        fn wake(self: Arc<Self>) {
+            let mut late = self.late.lock().unwrap();
+            if late.is_none() {
+                let mut wait = Box::pin(RawWait::new(self.line));
+                assert!(poll_wait(wait.as_mut(), Waker::noop()).is_pending());
+                *late = Some(wait);
+            }
+        }
+    }
+
+    #[test]
+    fn release_all_does_not_release_a_waiter_arriving_mid_release() {
+        static LINE: RawNotify<()> = RawNotify::new(());
+        let line = &LINE;
+        let arrive = Arc::new(ArriveOnWake {
+            line,
+            late: std::sync::Mutex::new(None),
+        });
+        let first_w = Waker::from(Arc::clone(&arrive));
+        let (_, w) = waker();
+        let mut old: Vec<_> = (0..40).map(|_| Box::pin(RawWait::new(line))).collect();
+        assert!(poll_wait(old[0].as_mut(), &first_w).is_pending());
+        for wait in &mut old[1..] {
+            assert!(poll_wait(wait.as_mut(), &w).is_pending());
+        }
+        // The first batch of 32 is woken with the lock released; the late
+        // waiter arrives then, behind the eight old ones still queued.
+        line.notify_all_with(|()| {});
+        let mut late = arrive
+            .late
+            .lock()
+            .unwrap()
+            .take()
+            .expect("arrived mid-release");
+        assert_eq!(line.waiters(), 1, "only the late waiter is left");
+        assert!(poll_wait(late.as_mut(), &w).is_pending());
+        for wait in &mut old {
+            assert_eq!(poll_wait(wait.as_mut(), &w), Poll::Ready(false));
+        }
+        assert!(!late.as_mut().cancel());
+    }
+
+    #[test]
+    fn waiter_left_is_told_whether_it_was_of_the_current_epoch() {
+        let line = RawNotify::new(Arrivals(0));
+        let (_, w) = waker();
+        let arrive = |arrivals: &mut Arrivals| {
+            arrivals.0 += 1;
+            Arrival::Wait
+        };
+        let mut a = pin!(RawWait::new(&line));
+        let mut b = pin!(RawWait::new(&line));
+        let cx = &mut Context::from_waker(&w);
+        assert!(a.as_mut().poll_wait(cx, arrive).is_pending());
+        assert!(b.as_mut().poll_wait(cx, arrive).is_pending());
+        // `a` leaves in its own epoch: no longer counted.
+        assert!(!a.as_mut().cancel());
+        line.notify_all_with(|arrivals| {
+            assert_eq!(arrivals.0, 1);
+            arrivals.0 = 0;
+        });
+        // `b` was released; cancelling consumes that, without uncounting.
+        assert!(b.as_mut().cancel());
+        let mut c = Box::pin(RawWait::new(&line));
+        assert!(c.as_mut().poll_wait(cx, arrive).is_pending());
+        drop(c);
+        let pass = |_: &mut Arrivals| Arrival::PassAndReleaseAll;
+        let mut d = pin!(RawWait::new(&line));
+        assert_eq!(d.as_mut().poll_wait(cx, pass), Poll::Ready(true));
+        line.notify_all_with(|arrivals| assert_eq!(arrivals.0, 0));
+    }
+}

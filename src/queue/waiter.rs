@@ -36,7 +36,8 @@ pub(super) struct Links {
 pub(crate) struct Waiter {
     pub(super) links: UnsafeCell<Links>,
     pub(super) waker: UnsafeCell<Option<Waker>>,
-    /// Permits still owed before the waiter is granted.
+    /// In a semaphore's queue: permits still owed before the waiter is
+    /// granted. In a notification queue: the epoch the waiter arrived in.
     pub(super) remaining: UnsafeCell<usize>,
     pub(super) status: AtomicU8,
     _pin: PhantomPinned,

@@ -31,5 +31,6 @@
 
 mod cancel;
 mod exclusion;
+mod family;
 mod handoff;
 mod support;

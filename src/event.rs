@@ -1,0 +1,170 @@
+//! A flag that tasks and threads can wait for, like Python's `Event`.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
+
+use crate::blocking::{block_on, deadline};
+use crate::queue::{Arrival, RawNotify, RawWait};
+use crate::semaphore::wait_forever;
+use crate::sync::{AtomicBool, Ordering};
+
+/// A flag that starts unset; [`wait`](Self::wait) returns once it is set.
+/// Python's `threading.Event` and `asyncio.Event`, for async tasks and
+/// threads alike.
+///
+/// [`set`](Self::set) releases every waiter queued at that moment, even if
+/// [`clear`](Self::clear) follows before they run. While the event is set,
+/// waits return at once without queueing.
+///
+/// # Examples
+///
+/// ```
+/// use fairsync::Event;
+/// use std::sync::Arc;
+///
+/// let ready = Arc::new(Event::new());
+/// let worker = {
+///     let ready = Arc::clone(&ready);
+///     std::thread::spawn(move || {
+///         ready.wait_blocking();
+///         "started"
+///     })
+/// };
+/// ready.set();
+/// assert_eq!(worker.join().unwrap(), "started");
+/// assert!(ready.is_set());
+/// ```
+pub struct Event {
+    set: AtomicBool,
+    waiters: RawNotify<()>,
+}
+
+impl Event {
+    crate::sync::const_fn! {
+        /// Creates an unset event.
+        pub const fn new() -> Event {
+            Event {
+                set: AtomicBool::new(false),
+                waiters: RawNotify::new(()),
+            }
+        }
+    }
+
+    /// Sets the flag and releases every waiter queued now. Later waits
+    /// return at once until [`clear`](Self::clear).
+    pub fn set(&self) {
+        // Under the line's lock, so a waiter either sees the flag or is
+        // queued in time to be released.
+        self.waiters
+            .notify_all_with(|()| self.set.store(true, Ordering::Release));
+    }
+
+    /// Unsets the flag. Waiters already released by [`set`](Self::set)
+    /// still complete.
+    pub fn clear(&self) {
+        self.set.store(false, Ordering::Release);
+    }
+
+    /// Whether the flag is set.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Waits until the flag is set; ready at once if it already is.
+    ///
+    /// Cancel safe: dropping the future only gives up this wait.
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            wait: RawWait::new(&self.waiters),
+            done: false,
+        }
+    }
+
+    /// Blocks the current thread until the flag is set.
+    pub fn wait_blocking(&self) {
+        wait_forever(self.wait());
+    }
+
+    /// Blocks the current thread for at most `timeout` until the flag is
+    /// set. Returns whether it was set (`false`: the time ran out).
+    /// `Duration::ZERO` only checks the flag.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if timeout.is_zero() {
+            return self.is_set();
+        }
+        block_on(self.wait(), deadline(timeout)).is_some()
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .field("waiters", &self.waiters.waiters())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`Event::wait`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct EventWait<'a> {
+        event: &'a Event,
+        #[pin]
+        wait: RawWait<'a, ()>,
+        done: bool,
+    }
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        assert!(!*this.done, "`EventWait` polled after it completed");
+        if this.event.is_set() && !this.wait.is_queued() {
+            *this.done = true;
+            return Poll::Ready(());
+        }
+        let set = &this.event.set;
+        let arrive = |_: &mut ()| {
+            if set.load(Ordering::Acquire) {
+                Arrival::Pass
+            } else {
+                Arrival::Wait
+            }
+        };
+        let poll = this.wait.poll_wait(cx, arrive).map(drop);
+        *this.done = poll.is_ready();
+        poll
+    }
+}
+
+impl FusedFuture for EventWait<'_> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait")
+            .field("queued", &self.wait.is_queued())
+            .field("done", &self.done)
+            .finish()
+    }
+}

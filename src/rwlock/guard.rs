@@ -1,0 +1,449 @@
+//! The guards of [`RwLock`]. Each holds the permits of its kind of access
+//! (see the weights in the parent module) and returns them on drop.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use std::sync::Arc;
+
+use super::{RwLock, RwLockUpgrade, READ, UPGRADABLE, WRITE};
+use crate::queue::{RawAcquire, RawSemaphore};
+
+/// Shared read access to an [`RwLock`]'s value; dropping it releases the
+/// read lock.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+}
+
+/// Exclusive write access to an [`RwLock`]'s value; dropping it releases
+/// the write lock.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+    // Not `Sync` unless `T: Sync`: a shared guard hands out `&T`.
+    _marker: PhantomData<&'a mut T>,
+}
+
+/// Read access to an [`RwLock`]'s value that can be
+/// [upgraded](Self::upgrade) to write access. It shares the lock with plain
+/// readers but excludes writers and other upgradable reads.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+}
+
+/// Read access to an `Arc<RwLock<T>>`'s value; dropping it releases the
+/// read lock.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct OwnedRwLockReadGuard<T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+}
+
+/// Write access to an `Arc<RwLock<T>>`'s value; dropping it releases the
+/// write lock.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct OwnedRwLockWriteGuard<T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+}
+
+/// An [`RwLockReadGuard`] narrowed by [`RwLockReadGuard::map`] to a part
+/// `U` of the value.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct MappedRwLockReadGuard<'a, U: ?Sized> {
+    raw: &'a RawSemaphore,
+    value: NonNull<U>,
+    _marker: PhantomData<&'a U>,
+}
+
+/// An [`RwLockWriteGuard`] narrowed by [`RwLockWriteGuard::map`] to a part
+/// `U` of the value.
+#[must_use = "dropping a guard releases the lock at once"]
+pub struct MappedRwLockWriteGuard<'a, U: ?Sized> {
+    raw: &'a RawSemaphore,
+    value: NonNull<U>,
+    _marker: PhantomData<&'a mut U>,
+}
+
+// Auto traits: a read guard is a `&T`. Write and upgradable guards can turn
+// into read guards, which other threads may share, so sending one needs
+// `T: Sync` as well as `T: Send`.
+
+// SAFETY: the guard only hands out `&T`, like `&T` itself.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: the guard gives `&mut T` to its holder and can downgrade to a read
+// guard shared with other threads.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockWriteGuard<'_, T> {}
+// SAFETY: a shared write guard only hands out `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+// SAFETY: the guard can upgrade to a write guard on the thread it was sent
+// to, which then holds `&mut T`.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockUpgradableReadGuard<'_, T> {}
+// SAFETY: a shared upgradable guard only hands out `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockUpgradableReadGuard<'_, T> {}
+// SAFETY: like `&U`.
+unsafe impl<U: ?Sized + Sync> Send for MappedRwLockReadGuard<'_, U> {}
+// SAFETY: like `&U`.
+unsafe impl<U: ?Sized + Sync> Sync for MappedRwLockReadGuard<'_, U> {}
+// SAFETY: like `&mut U`; releasing the lock is allowed from any thread.
+unsafe impl<U: ?Sized + Send> Send for MappedRwLockWriteGuard<'_, U> {}
+// SAFETY: a shared guard only hands out `&U`.
+unsafe impl<U: ?Sized + Sync> Sync for MappedRwLockWriteGuard<'_, U> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// Wraps a lock whose read access the caller has just acquired.
+    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
+        Self { lock }
+    }
+
+    /// Narrows the guard to a part of the value, keeping the read lock.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::new((1, "one"));
+    /// let name = RwLockReadGuard::map(lock.try_read().unwrap(), |pair| &pair.1);
+    /// assert_eq!(*name, "one");
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U> {
+        // SAFETY: read access is held, so no `&mut T` exists; the reference
+        // lives as long as the mapped guard, which keeps that access.
+        let value = this.lock.value.with(|value| unsafe { &*value });
+        // Should `f` panic, `this` still releases the lock on unwind.
+        let value = NonNull::from(f(value));
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The lock this guard reads.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+        this.lock
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Wraps a lock whose write access the caller has just acquired.
+    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
+        Self {
+            lock,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Turns write access into read access without unlocking, and admits
+    /// the readers at the head of the line at once. A writer at the head
+    /// keeps waiting, and everyone behind it too.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(1);
+    /// let mut writer = lock.try_write().unwrap();
+    /// *writer = 2;
+    /// let reader = RwLockWriteGuard::downgrade(writer);
+    /// assert_eq!(*reader, 2);
+    /// assert!(lock.try_read().is_some());
+    /// assert!(lock.try_write().is_none());
+    /// ```
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        let lock = this.lock;
+        mem::forget(this);
+        lock.raw.release(WRITE - READ);
+        RwLockReadGuard::new(lock)
+    }
+
+    /// Turns write access into upgradable read access without unlocking,
+    /// admitting the readers at the head of the line.
+    pub fn downgrade_to_upgradable(this: Self) -> RwLockUpgradableReadGuard<'a, T> {
+        let lock = this.lock;
+        mem::forget(this);
+        lock.raw.release(WRITE - UPGRADABLE);
+        RwLockUpgradableReadGuard::new(lock)
+    }
+
+    /// Narrows the guard to a part of the value, keeping the write lock.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new((1, String::new()));
+    /// let mut name = RwLockWriteGuard::map(lock.try_write().unwrap(), |pair| &mut pair.1);
+    /// name.push_str("one");
+    /// drop(name);
+    /// assert_eq!(lock.try_read().unwrap().1, "one");
+    /// ```
+    pub fn map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> MappedRwLockWriteGuard<'a, U> {
+        // SAFETY: write access is held, so this is the only reference; it
+        // lives as long as the mapped guard, which keeps that access.
+        let value = this.lock.value.with_mut(|value| unsafe { &mut *value });
+        // Should `f` panic, `this` still releases the lock on unwind.
+        let value = NonNull::from(f(value));
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The lock this guard writes.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+        this.lock
+    }
+}
+
+impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
+    /// Wraps a lock whose upgradable read access the caller has just
+    /// acquired.
+    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
+        Self { lock }
+    }
+
+    /// Waits until the other readers are gone, then turns this guard into
+    /// write access. The upgrade is served before every queued waiter and,
+    /// like a queued writer, makes later readers wait.
+    ///
+    /// Cancel safe: dropping the future releases everything it holds, the
+    /// upgradable read included.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(1);
+    /// let read = lock.upgradable_read().await;
+    /// if *read == 1 {
+    ///     let mut write = RwLockUpgradableReadGuard::upgrade(read).await;
+    ///     *write = 2;
+    /// }
+    /// assert_eq!(*lock.read().await, 2);
+    /// # });
+    /// ```
+    pub fn upgrade(this: Self) -> RwLockUpgrade<'a, T> {
+        RwLockUpgrade {
+            inner: RawAcquire::new_front(this.lock, WRITE - UPGRADABLE),
+            upgradable: Some(this),
+        }
+    }
+
+    /// Blocks the current thread in [`upgrade`](Self::upgrade).
+    pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
+        crate::semaphore::wait_forever(Self::upgrade(this))
+    }
+
+    /// Turns this guard into write access if no other reader holds the
+    /// lock; otherwise gives it back.
+    pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
+        if this.lock.raw.try_acquire_front(WRITE - UPGRADABLE) {
+            Ok(Self::into_write(this))
+        } else {
+            Err(this)
+        }
+    }
+
+    /// Turns this guard into a plain read guard, letting another
+    /// upgradable read or the readers behind it in line proceed.
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        let lock = this.lock;
+        mem::forget(this);
+        lock.raw.release(UPGRADABLE - READ);
+        RwLockReadGuard::new(lock)
+    }
+
+    /// The lock this guard reads.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+        this.lock
+    }
+
+    /// Converts a guard whose upgrade permits have been acquired.
+    pub(super) fn into_write(this: Self) -> RwLockWriteGuard<'a, T> {
+        let lock = this.lock;
+        mem::forget(this);
+        RwLockWriteGuard::new(lock)
+    }
+}
+
+impl<T: ?Sized> OwnedRwLockReadGuard<T> {
+    /// Wraps a lock whose read access the caller has just acquired.
+    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
+        Self { lock }
+    }
+
+    /// The lock this guard reads.
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
+    /// Wraps a lock whose write access the caller has just acquired.
+    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
+        Self { lock }
+    }
+
+    /// The lock this guard writes.
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
+    /// Narrows the guard further, keeping the read lock.
+    pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&U) -> &V) -> MappedRwLockReadGuard<'a, V> {
+        let value = NonNull::from(f(&*this));
+        let raw = this.raw;
+        mem::forget(this);
+        MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<'a, U: ?Sized> MappedRwLockWriteGuard<'a, U> {
+    /// Narrows the guard further, keeping the write lock.
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> &mut V,
+    ) -> MappedRwLockWriteGuard<'a, V> {
+        let value = NonNull::from(f(&mut *this));
+        let raw = this.raw;
+        mem::forget(this);
+        MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+}
+
+macro_rules! read_access {
+    ($($guard:ident<$($lt:lifetime,)? T>),*) => {$(
+        impl<$($lt,)? T: ?Sized> Deref for $guard<$($lt,)? T> {
+            type Target = T;
+
+            #[inline]
+            fn deref(&self) -> &T {
+                // SAFETY: the guard holds read access at least, so no
+                // `&mut T` exists elsewhere.
+                self.lock.value.with(|value| unsafe { &*value })
+            }
+        }
+    )*};
+}
+
+read_access!(
+    RwLockReadGuard<'a, T>,
+    RwLockWriteGuard<'a, T>,
+    RwLockUpgradableReadGuard<'a, T>,
+    OwnedRwLockReadGuard<T>,
+    OwnedRwLockWriteGuard<T>
+);
+
+macro_rules! write_access {
+    ($($guard:ident<$($lt:lifetime,)? T>),*) => {$(
+        impl<$($lt,)? T: ?Sized> DerefMut for $guard<$($lt,)? T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                // SAFETY: the guard holds write access and is borrowed
+                // mutably, so this is the only reference to the value.
+                self.lock.value.with_mut(|value| unsafe { &mut *value })
+            }
+        }
+    )*};
+}
+
+write_access!(RwLockWriteGuard<'a, T>, OwnedRwLockWriteGuard<T>);
+
+impl<U: ?Sized> Deref for MappedRwLockReadGuard<'_, U> {
+    type Target = U;
+
+    #[inline]
+    fn deref(&self) -> &U {
+        // SAFETY: `value` points into a value this guard holds read access
+        // to, so no `&mut` to it exists elsewhere.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<U: ?Sized> Deref for MappedRwLockWriteGuard<'_, U> {
+    type Target = U;
+
+    #[inline]
+    fn deref(&self) -> &U {
+        // SAFETY: `value` points into a value this guard holds write access
+        // to.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<U: ?Sized> DerefMut for MappedRwLockWriteGuard<'_, U> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference derived from the guard.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+macro_rules! release_on_drop {
+    ($($guard:ident<$($lt:lifetime,)? $t:ident>: $permits:expr, $raw:ident => $get:expr;)*) => {$(
+        impl<$($lt,)? $t: ?Sized> Drop for $guard<$($lt,)? $t> {
+            #[inline]
+            fn drop(&mut self) {
+                let $raw = &*self;
+                $get.release($permits);
+            }
+        }
+    )*};
+}
+
+release_on_drop! {
+    RwLockReadGuard<'a, T>: READ, g => g.lock.raw;
+    RwLockWriteGuard<'a, T>: WRITE, g => g.lock.raw;
+    RwLockUpgradableReadGuard<'a, T>: UPGRADABLE, g => g.lock.raw;
+    OwnedRwLockReadGuard<T>: READ, g => g.lock.raw;
+    OwnedRwLockWriteGuard<T>: WRITE, g => g.lock.raw;
+    MappedRwLockReadGuard<'a, U>: READ, g => g.raw;
+    MappedRwLockWriteGuard<'a, U>: WRITE, g => g.raw;
+}
+
+macro_rules! format_like_target {
+    ($($guard:ident<$($lt:lifetime,)? $t:ident>),*) => {$(
+        impl<$($lt,)? $t: ?Sized + fmt::Debug> fmt::Debug for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($lt,)? $t: ?Sized + fmt::Display> fmt::Display for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
+
+format_like_target!(
+    RwLockReadGuard<'a, T>,
+    RwLockWriteGuard<'a, T>,
+    RwLockUpgradableReadGuard<'a, T>,
+    OwnedRwLockReadGuard<T>,
+    OwnedRwLockWriteGuard<T>,
+    MappedRwLockReadGuard<'a, U>,
+    MappedRwLockWriteGuard<'a, U>
+);

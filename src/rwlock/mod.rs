@@ -1,0 +1,400 @@
+//! A fair async reader-writer lock.
+//!
+//! It is a semaphore of `MAX_READERS` permits: a reader takes one, a writer
+//! all of them, and an upgradable reader more than half, so that it excludes
+//! writers and other upgradable readers but not plain readers. The queue's
+//! FIFO order then gives the fairness: a queued writer makes later readers
+//! wait, and consecutive queued readers are admitted together.
+
+mod guard;
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
+
+pub use self::guard::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
+use crate::blocking::{block_on, deadline};
+use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
+use crate::semaphore::wait_forever;
+use crate::sync::UnsafeCell;
+
+const READ: usize = 1;
+const WRITE: usize = MAX_PERMITS;
+/// More than half of `WRITE`: two upgradable reads, or one and a writer,
+/// never fit together.
+const UPGRADABLE: usize = WRITE / 2 + 1;
+
+/// An async reader-writer lock: many readers or one writer at a time, with
+/// strict FIFO fairness between them.
+///
+/// - A queued writer makes every later reader wait, so writers never starve;
+///   the readers queued behind one writer are admitted together once it is
+///   done, so readers never starve either.
+/// - An [upgradable read](Self::upgradable_read) shares the lock with plain
+///   readers but excludes writers and other upgradable reads; it can later
+///   [upgrade](RwLockUpgradableReadGuard::upgrade) to write access without
+///   letting a writer in between.
+/// - Every future is cancel safe, and guards may be held across `.await`.
+///
+/// # Examples
+///
+/// ```
+/// use fairsync::RwLock;
+///
+/// # futures::executor::block_on(async {
+/// let config = RwLock::new(String::from("v1"));
+/// {
+///     let (a, b) = futures::join!(config.read(), config.read());
+///     assert_eq!((a.as_str(), b.as_str()), ("v1", "v1"));
+/// }
+/// config.write().await.push_str("-patched");
+/// assert_eq!(*config.read().await, "v1-patched");
+/// # });
+/// ```
+pub struct RwLock<T: ?Sized> {
+    raw: RawSemaphore,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: readers on several threads share `&T`, so `T: Sync`; a writer may
+// be on any thread and takes `&mut T`, so `T: Send`, as for
+// `std::sync::RwLock`.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+// SAFETY: the lock owns its value; sending it sends the `T`.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+
+impl<T: ?Sized> HasQueue for RwLock<T> {
+    #[inline]
+    fn queue(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+impl<T> RwLock<T> {
+    crate::sync::const_fn! {
+        /// Creates an unlocked lock holding `value`.
+        pub const fn new(value: T) -> RwLock<T> {
+            RwLock {
+                raw: RawSemaphore::new(WRITE),
+                value: UnsafeCell::new(value),
+            }
+        }
+    }
+
+    /// Consumes the lock and returns its value.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The most read guards that can be held at once. While an upgradable
+    /// read is held, `MAX_READERS / 2` plain readers can join it. A
+    /// reader beyond the limit waits in line, and `try_read` returns `None`.
+    pub const MAX_READERS: usize = WRITE;
+
+    /// Waits until no writer holds the lock and nobody is ahead in line,
+    /// then takes read access.
+    ///
+    /// Cancel safe: dropping the future at any point gives back whatever it
+    /// was handed.
+    #[inline]
+    pub fn read(&self) -> RwLockRead<'_, T> {
+        RwLockRead {
+            inner: RawAcquire::new(self, READ),
+        }
+    }
+
+    /// Waits until nobody holds the lock and nobody is ahead in line, then
+    /// takes write access.
+    ///
+    /// Cancel safe: dropping the future at any point gives back whatever it
+    /// was handed, including read access collected while it waited.
+    #[inline]
+    pub fn write(&self) -> RwLockWrite<'_, T> {
+        RwLockWrite {
+            inner: RawAcquire::new(self, WRITE),
+        }
+    }
+
+    /// Waits until neither a writer nor another upgradable reader holds the
+    /// lock and nobody is ahead in line, then takes upgradable read access.
+    #[inline]
+    pub fn upgradable_read(&self) -> RwLockUpgradableRead<'_, T> {
+        RwLockUpgradableRead {
+            inner: RawAcquire::new(self, UPGRADABLE),
+        }
+    }
+
+    /// Takes read access if no writer holds the lock and nobody waits.
+    #[inline]
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        self.raw
+            .try_acquire(READ)
+            .then(|| RwLockReadGuard::new(self))
+    }
+
+    /// Takes write access if nobody holds the lock or waits for it.
+    #[inline]
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        self.raw
+            .try_acquire(WRITE)
+            .then(|| RwLockWriteGuard::new(self))
+    }
+
+    /// Takes upgradable read access if neither a writer nor an upgradable
+    /// reader holds the lock and nobody waits.
+    #[inline]
+    pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, T>> {
+        self.raw
+            .try_acquire(UPGRADABLE)
+            .then(|| RwLockUpgradableReadGuard::new(self))
+    }
+
+    /// Blocks the current thread until it has read access, queueing in the
+    /// same FIFO line as async waiters. Blocking an executor's thread can
+    /// deadlock it, as for [`Mutex::lock_blocking`](crate::Mutex::lock_blocking).
+    pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
+        wait_forever(self.read())
+    }
+
+    /// Blocks the current thread until it has write access.
+    pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
+        wait_forever(self.write())
+    }
+
+    /// Blocks the current thread until it has upgradable read access.
+    pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
+        wait_forever(self.upgradable_read())
+    }
+
+    /// Blocks the current thread for at most `timeout` waiting for read
+    /// access. `None` if the time ran out; `Duration::ZERO` behaves like
+    /// [`try_read`](Self::try_read).
+    pub fn read_timeout(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
+        if timeout.is_zero() {
+            return self.try_read();
+        }
+        block_on(self.read(), deadline(timeout))
+    }
+
+    /// Blocks the current thread for at most `timeout` waiting for write
+    /// access. `None` if the time ran out; `Duration::ZERO` behaves like
+    /// [`try_write`](Self::try_write).
+    pub fn write_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
+        if timeout.is_zero() {
+            return self.try_write();
+        }
+        block_on(self.write(), deadline(timeout))
+    }
+
+    /// Like [`read`](Self::read), holding the lock by `Arc` so the guard
+    /// has no lifetime.
+    #[inline]
+    pub fn read_owned(self: Arc<Self>) -> RwLockReadOwned<T> {
+        RwLockReadOwned {
+            inner: RawAcquire::new(self, READ),
+        }
+    }
+
+    /// Like [`write`](Self::write), holding the lock by `Arc` so the guard
+    /// has no lifetime.
+    #[inline]
+    pub fn write_owned(self: Arc<Self>) -> RwLockWriteOwned<T> {
+        RwLockWriteOwned {
+            inner: RawAcquire::new(self, WRITE),
+        }
+    }
+
+    /// Like [`try_read`](Self::try_read), holding the lock by `Arc`.
+    #[inline]
+    pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
+        self.raw
+            .try_acquire(READ)
+            .then(|| OwnedRwLockReadGuard::new(Arc::clone(self)))
+    }
+
+    /// Like [`try_write`](Self::try_write), holding the lock by `Arc`.
+    #[inline]
+    pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
+        self.raw
+            .try_acquire(WRITE)
+            .then(|| OwnedRwLockWriteGuard::new(Arc::clone(self)))
+    }
+
+    /// A mutable reference to the value, without locking: `&mut self`
+    /// proves nobody else can reach it.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Whether anyone holds the lock, for reading or writing.
+    pub fn is_locked(&self) -> bool {
+        self.raw.available() < WRITE
+    }
+
+    /// Callers queued for the lock and not yet admitted.
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Some(guard) => d.field("value", &&*guard),
+            None => d.field("value", &format_args!("<locked>")),
+        };
+        d.field("waiters", &self.waiters());
+        d.finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLock::read`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockRead<'a, T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<&'a RwLock<T>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLock::write`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockWrite<'a, T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<&'a RwLock<T>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLock::upgradable_read`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockUpgradableRead<'a, T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<&'a RwLock<T>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLock::read_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockReadOwned<T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<Arc<RwLock<T>>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLock::write_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockWriteOwned<T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<Arc<RwLock<T>>>,
+    }
+}
+
+pin_project! {
+    /// The future of [`RwLockUpgradableReadGuard::upgrade`].
+    ///
+    /// Dropping it releases everything it holds: the upgradable read, and
+    /// the write access if it was already granted.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockUpgrade<'a, T: ?Sized> {
+        // Dropped first: a cancelled upgrade passes on what it collected,
+        // then `upgradable` gives back the upgradable read.
+        #[pin]
+        inner: RawAcquire<&'a RwLock<T>>,
+        upgradable: Option<RwLockUpgradableReadGuard<'a, T>>,
+    }
+}
+
+// SAFETY: the future only ever produces a read guard, which may go to
+// another thread when `T: Sync`; cancelling it only touches the queue.
+unsafe impl<T: ?Sized + Sync> Send for RwLockRead<'_, T> {}
+
+macro_rules! rwlock_future {
+    ($($future:ident<$($lt:lifetime,)? T> => $guard:ident;)*) => {$(
+        impl<$($lt,)? T: ?Sized> Future for $future<$($lt,)? T> {
+            type Output = $guard<$($lt,)? T>;
+
+            #[inline]
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.project().inner.poll(cx).map($guard::new)
+            }
+        }
+
+        impl<$($lt,)? T: ?Sized> FusedFuture for $future<$($lt,)? T> {
+            fn is_terminated(&self) -> bool {
+                self.inner.is_terminated()
+            }
+        }
+
+        impl<$($lt,)? T: ?Sized> fmt::Debug for $future<$($lt,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($future))
+                    .field("state", &self.inner.state())
+                    .finish()
+            }
+        }
+    )*};
+}
+
+rwlock_future! {
+    RwLockRead<'a, T> => RwLockReadGuard;
+    RwLockWrite<'a, T> => RwLockWriteGuard;
+    RwLockUpgradableRead<'a, T> => RwLockUpgradableReadGuard;
+    RwLockReadOwned<T> => OwnedRwLockReadGuard;
+    RwLockWriteOwned<T> => OwnedRwLockWriteGuard;
+}
+
+impl<'a, T: ?Sized> Future for RwLockUpgrade<'a, T> {
+    type Output = RwLockWriteGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.inner.poll(cx).map(|_| {
+            let upgradable = this.upgradable.take().expect("polled after completion");
+            RwLockUpgradableReadGuard::into_write(upgradable)
+        })
+    }
+}
+
+impl<T: ?Sized> FusedFuture for RwLockUpgrade<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for RwLockUpgrade<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RwLockUpgrade")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}
