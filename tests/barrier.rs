@@ -16,40 +16,11 @@ use common::{
 };
 use fairsync::{Barrier, BarrierWait, BarrierWaitResult};
 use futures::future::FusedFuture;
-use futures::task::{noop_waker, ArcWake};
+use futures::task::noop_waker;
 
-/// How many wait at `barrier`, read from its `Debug` output.
-fn waiting(barrier: &Barrier) -> usize {
-    let text = format!("{barrier:?}");
-    let count = text
-        .split("waiting: ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no waiter count in {text}"));
-    count
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .unwrap_or_else(|_| panic!("no waiter count in {text}"))
-}
-
-/// A waker that runs a callback the first time it is woken.
-struct CallbackWaker {
-    woken: AtomicUsize,
-    on_wake: Box<dyn Fn() + Send + Sync>,
-}
-
-impl ArcWake for CallbackWaker {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        if arc_self.woken.fetch_add(1, Ordering::SeqCst) == 0 {
-            (arc_self.on_wake)();
-        }
-    }
-}
-
-fn callback_waker(f: impl Fn() + Send + Sync + 'static) -> Waker {
-    futures::task::waker(Arc::new(CallbackWaker {
-        woken: AtomicUsize::new(0),
-        on_wake: Box::new(f),
-    }))
+/// How many wait, read from the `Debug` output (which never blocks).
+fn waiting_on(value: &impl std::fmt::Debug) -> usize {
+    common::debug_count(value, "waiting")
 }
 
 /// Polls `n` new waits of `barrier` once each, asserting they all wait.
@@ -98,14 +69,14 @@ fn all_parties_are_released_together_by_the_last_arrival() {
     for _ in 0..5 {
         assert_pending(a.as_mut(), &wakers[0].1, "a before the last arrival");
     }
-    assert_eq!(waiting(&barrier), 2);
+    assert_eq!(waiting_on(&barrier), 2);
     assert_eq!((wakers[0].0.count(), wakers[1].0.count()), (0, 0));
     let mut c = pin!(barrier.wait());
     let leader = expect_ready(c.as_mut(), &noop_waker(), "the last arrival");
     assert!(leader.is_leader(), "the last arrival leads");
     assert!(c.is_terminated());
     assert_eq!((wakers[0].0.count(), wakers[1].0.count()), (1, 1));
-    assert_eq!(waiting(&barrier), 0);
+    assert_eq!(waiting_on(&barrier), 0);
     let ra = expect_ready(a.as_mut(), &wakers[0].1, "a");
     let rb = expect_ready(b.as_mut(), &wakers[1].1, "b");
     assert!(!ra.is_leader() && !rb.is_leader(), "exactly one leader");
@@ -118,12 +89,12 @@ fn barrier_is_reusable_across_many_generations() {
     let waker = noop_waker();
     for generation in 0..common::iterations(50, 10) {
         let mut early = arrive_and_wait(&barrier, N - 1, &waker);
-        assert_eq!(waiting(&barrier), N - 1, "generation {generation}");
+        assert_eq!(waiting_on(&barrier), N - 1, "generation {generation}");
         let mut last = pin!(barrier.wait());
         assert!(expect_ready(last.as_mut(), &waker, "last").is_leader());
         let results = expect_released(&mut early, &waker);
         assert!(results.iter().all(|r| !r.is_leader()));
-        assert_eq!(waiting(&barrier), 0);
+        assert_eq!(waiting_on(&barrier), 0);
     }
 }
 
@@ -137,7 +108,7 @@ fn new_zero_behaves_like_new_one() {
         assert!(barrier.wait_blocking().is_leader());
     }
     assert!(format!("{barrier:?}").contains("parties: 1"));
-    assert_eq!(waiting(&barrier), 0);
+    assert_eq!(waiting_on(&barrier), 0);
 }
 
 // ------------------------------------------------------------ cancellation
@@ -152,7 +123,7 @@ fn waiter_cancelled_before_the_trip_is_no_longer_counted() {
     assert_pending(a.as_mut(), &waker, "a");
     assert_pending(b.as_mut(), &b_waker, "b");
     drop(a);
-    assert_eq!(waiting(&barrier), 1);
+    assert_eq!(waiting_on(&barrier), 1);
     let mut c = pin!(barrier.wait());
     assert_pending(c.as_mut(), &waker, "c: a no longer counts");
     assert_eq!(b_wakes.count(), 0);
@@ -196,7 +167,7 @@ fn released_waiter_dropped_before_its_next_poll_does_not_affect_the_next_generat
 
     for _ in 0..3 {
         let mut next = arrive_and_wait(&barrier, 2, &waker);
-        assert_eq!(waiting(&barrier), 2);
+        assert_eq!(waiting_on(&barrier), 2);
         for wait in &mut next {
             assert_pending(wait.as_mut(), &waker, "the next generation is not complete");
         }
@@ -216,7 +187,7 @@ fn arrival_while_a_trip_wakes_a_batch_belongs_to_the_next_generation() {
     static BARRIER: Barrier = Barrier::new(N);
     let slot: Arc<StdMutex<Option<StaticWait>>> = Arc::default();
     let (newcomer_wakes, newcomer_waker) = counting_waker();
-    let hook = callback_waker({
+    let hook = common::on_first_wake({
         let slot = Arc::clone(&slot);
         let newcomer_waker = newcomer_waker.clone();
         move || {
@@ -237,7 +208,7 @@ fn arrival_while_a_trip_wakes_a_batch_belongs_to_the_next_generation() {
         0,
         "released with the wrong generation"
     );
-    assert_eq!(waiting(&BARRIER), 1);
+    assert_eq!(waiting_on(&BARRIER), 1);
     assert_pending(newcomer.as_mut(), &newcomer_waker, "the newcomer");
     assert!(!expect_ready(first.as_mut(), &waker, "first").is_leader());
     expect_released(&mut early, &waker);
@@ -257,7 +228,7 @@ fn waiter_of_a_tripped_generation_cancelled_midway_through_its_release_is_not_co
     const N: usize = 40;
     static BARRIER: Barrier = Barrier::new(N);
     let waits: Arc<StdMutex<Vec<Option<StaticWait>>>> = Arc::default();
-    let hook = callback_waker({
+    let hook = common::on_first_wake({
         let waits = Arc::clone(&waits);
         move || {
             // Still queued: the trip has not reached it yet.
@@ -272,7 +243,7 @@ fn waiter_of_a_tripped_generation_cancelled_midway_through_its_release_is_not_co
     }
     let mut last = pin!(BARRIER.wait());
     assert!(expect_ready(last.as_mut(), &waker, "last").is_leader());
-    assert_eq!(waiting(&BARRIER), 0);
+    assert_eq!(waiting_on(&BARRIER), 0);
     assert!(!expect_ready(first.as_mut(), &waker, "first").is_leader());
     let mut rest = std::mem::take(&mut *waits.lock().unwrap());
     assert_eq!(rest.len(), N - 3, "the hook dropped one waiter");
@@ -296,12 +267,12 @@ fn waiter_of_a_tripped_generation_cancelled_midway_through_its_release_is_not_co
 fn debug_shows_parties_and_how_many_wait() {
     let barrier = Barrier::new(3);
     assert!(format!("{barrier:?}").contains("parties: 3"));
-    assert_eq!(waiting(&barrier), 0);
+    assert_eq!(waiting_on(&barrier), 0);
     let waker = noop_waker();
     let mut a = pin!(barrier.wait());
     assert!(format!("{a:?}").contains("BarrierWait"));
     assert_pending(a.as_mut(), &waker, "a");
-    assert_eq!(waiting(&barrier), 1);
+    assert_eq!(waiting_on(&barrier), 1);
     let alone = Barrier::new(1);
     let result = expect_ready(pin!(alone.wait()).as_mut(), &waker, "alone");
     assert!(format!("{result:?}").contains("leader: true"), "{result:?}");
@@ -354,7 +325,7 @@ fn wait_blocking_meets_across_threads_every_generation() {
             t.join().unwrap();
         }
         assert_eq!(*leaders.lock().unwrap(), vec![1; ROUNDS]);
-        assert_eq!(waiting(&barrier), 0);
+        assert_eq!(waiting_on(&barrier), 0);
     });
 }
 
@@ -420,7 +391,7 @@ fn tasks_and_threads_meet_every_generation_on_every_runtime() {
             ROUNDS,
             "one leader per generation"
         );
-        assert_eq!(waiting(&barrier), 0);
+        assert_eq!(waiting_on(&barrier), 0);
     });
 }
 
@@ -432,7 +403,7 @@ fn wait_cancelled_by_the_runtime_timeout_is_not_counted() {
             .timeout(Duration::from_millis(10), barrier.wait())
             .await
             .is_none());
-        assert_eq!(waiting(&barrier), 0);
+        assert_eq!(waiting_on(&barrier), 0);
         // Were the timed-out wait still counted, the first of these would
         // trip alone and the second would wait forever.
         let (a, b) = futures::join!(barrier.wait(), barrier.wait());
@@ -452,7 +423,7 @@ fn cancelled_waiter_is_not_counted_when_a_blocking_party_arrives() {
             let barrier = Arc::clone(&barrier);
             move || barrier.wait_blocking().is_leader()
         });
-        spin_until("the thread waits", || waiting(&barrier) == 1);
+        spin_until("the thread waits", || waiting_on(&barrier) == 1);
         let mut last = pin!(barrier.wait());
         let leader = match poll_once(last.as_mut(), &waker) {
             Poll::Ready(result) => result.is_leader(),

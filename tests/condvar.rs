@@ -20,33 +20,11 @@ use common::{
 };
 use fairsync::{Condvar, CondvarWait, Mutex};
 use futures::future::FusedFuture;
-use futures::task::{noop_waker, ArcWake};
+use futures::task::noop_waker;
 
-/// How many wait on `condvar`, read from its `Debug` output (which never
-/// blocks).
-fn waiting(condvar: &Condvar) -> usize {
-    let text = format!("{condvar:?}");
-    let count = text
-        .split("waiters: ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no waiter count in {text}"));
-    count
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .unwrap_or_else(|_| panic!("no waiter count in {text}"))
-}
-
-/// A waker that runs a callback each time it is woken.
-struct CallbackWaker(Box<dyn Fn() + Send + Sync>);
-
-impl ArcWake for CallbackWaker {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        (arc_self.0)();
-    }
-}
-
-fn callback_waker(f: impl Fn() + Send + Sync + 'static) -> Waker {
-    futures::task::waker(Arc::new(CallbackWaker(Box::new(f))))
+/// How many wait, read from the `Debug` output (which never blocks).
+fn waiting_on(value: &impl std::fmt::Debug) -> usize {
+    common::debug_count(value, "waiters")
 }
 
 /// A wait on `condvar` that has been polled once, so it is queued and has
@@ -72,9 +50,9 @@ static STATIC_CONDVAR: Condvar = Condvar::new();
 fn const_constructor_and_default() {
     STATIC_CONDVAR.notify_one();
     STATIC_CONDVAR.notify_all();
-    assert_eq!(waiting(&STATIC_CONDVAR), 0);
+    assert_eq!(waiting_on(&STATIC_CONDVAR), 0);
     let condvar = Condvar::default();
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
 }
 
 // ------------------------------------------------------------ basics
@@ -88,7 +66,7 @@ fn wait_unlocks_the_mutex_and_returns_the_guard_locked() {
     assert!(mutex.is_locked(), "nothing happens before the first poll");
     assert_pending(wait.as_mut(), &waker, "wait");
     assert!(!mutex.is_locked(), "the wait unlocked the mutex");
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
 
     let mut guard = mutex.try_lock().expect("unlocked while waiting");
     *guard = 1;
@@ -113,7 +91,7 @@ fn wait_unlocks_the_mutex_and_returns_the_guard_locked() {
     drop(guard);
     drop(expect_ready(later.as_mut(), &l_waker, "later lock"));
     assert!(!mutex.is_locked());
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
 }
 
 #[test]
@@ -152,7 +130,7 @@ fn notify_one_wakes_the_oldest_waiter_only() {
             assert_pending(later.as_mut(), &wakers[j].1, "a younger waiter");
         }
         expect_ready(waits[i].as_mut(), &wakers[i].1, "the oldest waiter").push(i);
-        assert_eq!(waiting(&condvar), N - i - 1);
+        assert_eq!(waiting_on(&condvar), N - i - 1);
     }
     drop(waits);
     assert_eq!(*mutex.try_lock().unwrap(), (0..N).collect::<Vec<_>>());
@@ -166,7 +144,7 @@ fn notify_all_releases_the_waiters_queued_at_that_moment_only() {
     let mut a = queued(&condvar, &mutex, &wakers[0].1);
     let mut b = queued(&condvar, &mutex, &wakers[1].1);
     condvar.notify_all();
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
     let mut c = pin!(condvar.wait(mutex.try_lock().unwrap()));
     assert_pending(c.as_mut(), &wakers[2].1, "c arrives after notify_all");
     assert_eq!(wakes(&wakers), [1, 1, 0]);
@@ -178,7 +156,7 @@ fn notify_all_releases_the_waiters_queued_at_that_moment_only() {
     for _ in 0..10 {
         assert_pending(c.as_mut(), &wakers[2].1, "c was not notified");
     }
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
     condvar.notify_all();
     drop(expect_ready(c.as_mut(), &wakers[2].1, "c"));
 }
@@ -205,7 +183,7 @@ fn queue_batch(
     let mut waits = Vec::new();
     for i in 0..n {
         let waker = match on_wake.take() {
-            Some(f) if i == 0 => callback_waker(f),
+            Some(f) if i == 0 => common::on_every_wake(f),
             _ => noop_waker(),
         };
         let mut wait = Box::pin(condvar.wait(mutex.try_lock().unwrap()));
@@ -238,7 +216,7 @@ fn notify_all_does_not_release_a_waiter_that_arrives_while_it_wakes_a_batch() {
     CONDVAR.notify_all();
     let (mut newcomer, waker) = slot.lock().unwrap().take().expect("the hook ran");
     assert_eq!(newcomer_wakes.count(), 0, "the newcomer was released");
-    assert_eq!(waiting(&CONDVAR), 1, "only the newcomer waits");
+    assert_eq!(waiting_on(&CONDVAR), 1, "only the newcomer waits");
     assert_pending(newcomer.as_mut(), &waker, "the newcomer");
     for (wait, waker) in &mut waits {
         drop(expect_ready(
@@ -250,7 +228,7 @@ fn notify_all_does_not_release_a_waiter_that_arrives_while_it_wakes_a_batch() {
     CONDVAR.notify_one();
     assert_eq!(newcomer_wakes.count(), 1);
     drop(expect_ready(newcomer.as_mut(), &waker, "the newcomer"));
-    assert_eq!(waiting(&CONDVAR), 0);
+    assert_eq!(waiting_on(&CONDVAR), 0);
 }
 
 #[test]
@@ -284,7 +262,7 @@ fn notify_one_during_a_notify_all_batch_reaches_the_waiter_registered_before_it(
         "the notify_one made after the newcomer registered was lost"
     );
     drop(expect_ready(newcomer.as_mut(), &waker, "the newcomer"));
-    assert_eq!(waiting(&CONDVAR), 0);
+    assert_eq!(waiting_on(&CONDVAR), 0);
 }
 
 // ------------------------------------------------------------ no lost / spurious
@@ -334,7 +312,7 @@ fn no_wake_up_without_a_notification_meant_for_the_waiter() {
         assert_pending(wait.as_mut(), &counted, "the notification went to older");
     }
     assert_eq!(wakes.count(), 0);
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
     condvar.notify_one();
     assert_eq!(*expect_ready(wait.as_mut(), &counted, "wait"), 50);
 }
@@ -386,7 +364,7 @@ fn wait_dropped_before_its_first_poll_only_unlocks_the_mutex() {
     let guard = mutex.try_lock().unwrap();
     drop(condvar.wait(guard));
     assert!(!mutex.is_locked(), "the guard was dropped");
-    assert_eq!(waiting(&condvar), 1, "it never queued");
+    assert_eq!(waiting_on(&condvar), 1, "it never queued");
     assert_eq!(wakes.count(), 0, "it passed nothing on");
     assert_pending(other.as_mut(), &waker, "other");
     condvar.notify_one();
@@ -401,7 +379,7 @@ fn pending_wait_dropped_does_not_take_a_notification() {
     let a = queued(&condvar, &mutex, &noop_waker());
     let mut b = queued(&condvar, &mutex, &waker);
     drop(a);
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
     assert!(!mutex.is_locked());
     assert_eq!(wakes.count(), 0);
     condvar.notify_one();
@@ -429,7 +407,7 @@ fn notified_wait_dropped_passes_the_notification_on() {
     assert!(!mutex.is_locked());
     drop(expect_ready(b.as_mut(), &b_waker, "b"));
     assert_pending(c.as_mut(), &c_waker, "c");
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
 }
 
 #[test]
@@ -442,12 +420,12 @@ fn notified_wait_dropped_while_relocking_passes_the_notification_on() {
     let holder = mutex.try_lock().unwrap();
     condvar.notify_one();
     assert_pending(a.as_mut(), &noop_waker(), "a re-locks behind the holder");
-    assert_eq!(waiting(&condvar), 1, "a left the line");
+    assert_eq!(waiting_on(&condvar), 1, "a left the line");
     assert_eq!(b_wakes.count(), 0);
     drop(a); // while it waits for the mutex
     assert_eq!(b_wakes.count(), 1, "the notification passed to b");
     assert_pending(b.as_mut(), &b_waker, "b re-locks behind the holder");
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
     drop(holder);
     let guard = expect_ready(b.as_mut(), &b_waker, "b");
     drop(guard);
@@ -510,7 +488,7 @@ fn wait_cancelled_by_the_runtime_timeout_unlocks_and_leaves_the_line() {
             .await;
         assert!(timed_out.is_none());
         assert!(!mutex.is_locked());
-        assert_eq!(waiting(&condvar), 0);
+        assert_eq!(waiting_on(&condvar), 0);
     });
 }
 
@@ -534,7 +512,7 @@ fn wait_while_returns_at_once_without_unlocking_when_the_condition_is_false() {
     assert_eq!(calls.get(), 1);
     assert_eq!(l_wakes.count(), 0, "the mutex was unlocked in between");
     assert_pending(earlier.as_mut(), &l_waker, "the earlier lock");
-    assert_eq!(waiting(&condvar), 0, "it never queued");
+    assert_eq!(waiting_on(&condvar), 0, "it never queued");
     *guard = 6;
     drop(guard);
     assert_eq!(
@@ -560,7 +538,7 @@ fn wait_while_rechecks_the_condition_after_each_notification() {
     condvar.notify_one();
     assert_pending(wait.as_mut(), &waker, "still true");
     assert_eq!(calls.get(), 2);
-    assert_eq!(waiting(&condvar), 1, "queued again");
+    assert_eq!(waiting_on(&condvar), 1, "queued again");
     assert!(!mutex.is_locked(), "unlocked again");
     for value in 1..3 {
         *mutex.try_lock().unwrap() = value;
@@ -594,7 +572,7 @@ fn panicking_condition_unlocks_the_mutex_and_leaves_the_line() {
     }));
     assert!(panicked.is_err());
     assert!(!mutex.is_locked());
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
     // On a check after a notification, with the mutex locked again.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut wait = pin!(condvar.wait_while(mutex.try_lock().unwrap(), |v| {
@@ -608,7 +586,7 @@ fn panicking_condition_unlocks_the_mutex_and_leaves_the_line() {
     }));
     assert!(panicked.is_err());
     assert!(!mutex.is_locked(), "no poisoning, no lock left held");
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
     assert_eq!(*mutex.try_lock().unwrap(), 1);
 }
 
@@ -647,7 +625,7 @@ fn wait_blocking_returns_the_guard_locked_after_a_notification() {
             }
         });
         let (mutex, condvar) = &*shared;
-        spin_until("the thread waits", || waiting(condvar) == 1);
+        spin_until("the thread waits", || waiting_on(condvar) == 1);
         *mutex.lock_blocking() = 10;
         condvar.notify_one();
         assert_eq!(waiter.join().unwrap(), 11);
@@ -670,7 +648,7 @@ fn blocking_and_async_waiters_share_one_fifo_line() {
                 condvar.wait_blocking(mutex.lock_blocking()).push("thread");
             }
         });
-        spin_until("the thread waits", || waiting(condvar) == 2);
+        spin_until("the thread waits", || waiting_on(condvar) == 2);
         // The thread may not have unlocked the mutex yet: it queues first.
         let mut last = pin!(condvar.wait(mutex.lock_blocking()));
         assert_pending(last.as_mut(), &waker, "later async waiter");
@@ -695,7 +673,7 @@ fn wait_timeout_times_out_with_the_guard_locked() {
         assert!(result.timed_out());
         assert_eq!(*guard, 3);
         assert!(mutex.is_locked() && mutex.try_lock().is_none());
-        assert_eq!(waiting(&condvar), 0, "the timed-out wait left the line");
+        assert_eq!(waiting_on(&condvar), 0, "the timed-out wait left the line");
         drop(guard);
         assert!(!mutex.is_locked());
         // The next notification is not swallowed by the timed-out wait.
@@ -729,9 +707,9 @@ fn wait_timeout_beside(
     });
     let (mutex, condvar) = &*shared;
     spin_until("the thread waits", || {
-        waiting(condvar) == 1 || waiter.is_finished()
+        waiting_on(condvar) == 1 || waiter.is_finished()
     });
-    if waiting(condvar) == 0 {
+    if waiting_on(condvar) == 0 {
         assert_eq!(
             waiter.join().unwrap(),
             (1, true),
@@ -753,7 +731,7 @@ fn wait_timeout_that_times_out_re_locks_before_returning() {
         for ms in TIMEOUTS_MS {
             let seen = wait_timeout_beside(Duration::from_millis(ms), |mutex, condvar| {
                 let mut guard = mutex.lock_blocking();
-                spin_until("the wait timed out", || waiting(condvar) == 0);
+                spin_until("the wait timed out", || waiting_on(condvar) == 0);
                 // The waiter cannot return before it has the mutex again.
                 *guard = 100;
             });
@@ -805,7 +783,7 @@ fn wait_timeout_notified_in_time_is_not_timed_out() {
                 }
             });
             let (mutex, condvar) = &*shared;
-            spin_until("the thread waits", || waiting(condvar) == 1);
+            spin_until("the thread waits", || waiting_on(condvar) == 1);
             *mutex.lock_blocking() = 7;
             condvar.notify_one();
             assert_eq!(waiter.join().unwrap(), (7, false), "timeout {timeout:?}");
@@ -825,7 +803,7 @@ fn wait_timeout_zero_returns_at_once_without_unlocking() {
         let (guard, result) = condvar.wait_timeout(guard, Duration::ZERO);
         assert!(result.timed_out());
         assert_eq!(wakes.count(), 0, "the mutex was unlocked");
-        assert_eq!(waiting(&condvar), 0, "it queued");
+        assert_eq!(waiting_on(&condvar), 0, "it queued");
         assert_pending(earlier.as_mut(), &waker, "the queued lock");
         drop(guard);
         drop(expect_ready(earlier.as_mut(), &waker, "the queued lock"));
@@ -839,19 +817,19 @@ fn debug_shows_how_many_wait() {
     let mutex = Mutex::new(0);
     let condvar = Condvar::new();
     assert!(format!("{condvar:?}").starts_with("Condvar"));
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
     let waker = noop_waker();
     let mut a = pin!(condvar.wait(mutex.try_lock().unwrap()));
     assert!(!format!("{a:?}").is_empty());
     assert_pending(a.as_mut(), &waker, "a");
     let mut b = pin!(condvar.wait_while(mutex.try_lock().unwrap(), |_| true));
     assert_pending(b.as_mut(), &waker, "b");
-    assert_eq!(waiting(&condvar), 2);
+    assert_eq!(waiting_on(&condvar), 2);
     assert!(!format!("{b:?}").is_empty());
     condvar.notify_one();
-    assert_eq!(waiting(&condvar), 1);
+    assert_eq!(waiting_on(&condvar), 1);
     condvar.notify_all();
-    assert_eq!(waiting(&condvar), 0);
+    assert_eq!(waiting_on(&condvar), 0);
 }
 
 #[test]
@@ -969,7 +947,7 @@ fn notify_all_releases_every_task_on_every_runtime() {
             })
             .collect();
         let (flag, condvar) = &*shared;
-        rt.wait_until("every task waits", || waiting(condvar) == TASKS)
+        rt.wait_until("every task waits", || waiting_on(condvar) == TASKS)
             .await;
         *flag.lock().await = true;
         condvar.notify_all();
@@ -977,7 +955,7 @@ fn notify_all_releases_every_task_on_every_runtime() {
             task.await;
         }
         assert_eq!(released.load(Ordering::SeqCst), TASKS);
-        assert_eq!(waiting(condvar), 0);
+        assert_eq!(waiting_on(condvar), 0);
     });
 }
 
@@ -995,7 +973,7 @@ fn notify_one_releases_tasks_one_at_a_time_in_fifo_order_on_every_runtime() {
                 guard.push(i);
             }));
             let condvar = &shared.1;
-            rt.wait_until("the task waits", || waiting(condvar) == i + 1)
+            rt.wait_until("the task waits", || waiting_on(condvar) == i + 1)
                 .await;
         }
         let (order, condvar) = &*shared;
@@ -1005,7 +983,7 @@ fn notify_one_releases_tasks_one_at_a_time_in_fifo_order_on_every_runtime() {
                 order.try_lock().is_some_and(|o| o.len() == i + 1)
             })
             .await;
-            assert_eq!(waiting(condvar), TASKS - i - 1, "exactly one released");
+            assert_eq!(waiting_on(condvar), TASKS - i - 1, "exactly one released");
         }
         for task in tasks {
             task.await;

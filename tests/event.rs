@@ -8,7 +8,6 @@ mod common;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::task::Waker;
 use std::thread;
 use std::time::Duration;
 
@@ -17,40 +16,11 @@ use common::{
 };
 use fairsync::{Event, EventWait};
 use futures::future::FusedFuture;
-use futures::task::{noop_waker, ArcWake};
+use futures::task::noop_waker;
 
-/// How many wait for `event`, read from its `Debug` output.
-fn waiting(event: &Event) -> usize {
-    let text = format!("{event:?}");
-    let count = text
-        .split("waiters: ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no waiter count in {text}"));
-    count
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .unwrap_or_else(|_| panic!("no waiter count in {text}"))
-}
-
-/// A waker that runs a callback the first time it is woken.
-struct CallbackWaker {
-    woken: AtomicUsize,
-    on_wake: Box<dyn Fn() + Send + Sync>,
-}
-
-impl ArcWake for CallbackWaker {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        if arc_self.woken.fetch_add(1, Ordering::SeqCst) == 0 {
-            (arc_self.on_wake)();
-        }
-    }
-}
-
-fn callback_waker(f: impl Fn() + Send + Sync + 'static) -> Waker {
-    futures::task::waker(Arc::new(CallbackWaker {
-        woken: AtomicUsize::new(0),
-        on_wake: Box::new(f),
-    }))
+/// How many wait, read from the `Debug` output (which never blocks).
+fn waiting_on(value: &impl std::fmt::Debug) -> usize {
+    common::debug_count(value, "waiters")
 }
 
 static STATIC_EVENT: Event = Event::new();
@@ -78,7 +48,7 @@ fn wait_is_ready_at_once_while_set_without_queueing() {
         let mut wait = pin!(event.wait());
         expect_ready(wait.as_mut(), &waker, "a set event");
         assert!(wait.is_terminated());
-        assert_eq!(waiting(&event), 0);
+        assert_eq!(waiting_on(&event), 0);
     }
     assert_eq!(wakes.count(), 0, "nobody had to be woken");
     assert!(event.is_set(), "waits do not consume the flag");
@@ -97,7 +67,7 @@ fn set_releases_every_queued_waiter_even_if_clear_follows() {
     for (i, wait) in waits.iter_mut().enumerate() {
         assert_pending(wait.as_mut(), &wakers[i].1, "unset");
     }
-    assert_eq!(waiting(&event), N);
+    assert_eq!(waiting_on(&event), N);
     event.set();
     event.clear();
     assert!(!event.is_set());
@@ -143,7 +113,7 @@ fn cancelled_waits_leave_the_line() {
     assert_pending(a.as_mut(), &noop_waker(), "a");
     assert_pending(b.as_mut(), &waker, "b");
     drop(a);
-    assert_eq!(waiting(&event), 1);
+    assert_eq!(waiting_on(&event), 1);
     event.set();
     assert_eq!(wakes.count(), 1);
     expect_ready(b.as_mut(), &waker, "b");
@@ -158,7 +128,7 @@ fn cancelled_waits_leave_the_line() {
     drop(c);
     event.clear();
     expect_ready(d.as_mut(), &waker, "d was released too");
-    assert_eq!(waiting(&event), 0);
+    assert_eq!(waiting_on(&event), 0);
 }
 
 type StaticWait = Pin<Box<EventWait<'static>>>;
@@ -171,7 +141,7 @@ fn waiter_arriving_after_clear_while_set_wakes_a_batch_keeps_waiting() {
     static EVENT: Event = Event::new();
     let slot: Arc<StdMutex<Option<StaticWait>>> = Arc::default();
     let (newcomer_wakes, newcomer_waker) = counting_waker();
-    let hook = callback_waker({
+    let hook = common::on_first_wake({
         let (slot, newcomer_waker) = (Arc::clone(&slot), newcomer_waker.clone());
         move || {
             EVENT.clear();
@@ -193,7 +163,7 @@ fn waiter_arriving_after_clear_while_set_wakes_a_batch_keeps_waiting() {
         0,
         "released by a set made before it"
     );
-    assert_eq!(waiting(&EVENT), 1);
+    assert_eq!(waiting_on(&EVENT), 1);
     for wait in &mut waits {
         expect_ready(wait.as_mut(), &waker, "queued before set");
     }
@@ -215,11 +185,11 @@ fn wait_blocking_returns_once_another_thread_sets() {
                 "released"
             }
         });
-        spin_until("the thread waits", || waiting(&event) == 1);
+        spin_until("the thread waits", || waiting_on(&event) == 1);
         event.set();
         event.clear();
         assert_eq!(waiter.join().unwrap(), "released");
-        assert_eq!(waiting(&event), 0);
+        assert_eq!(waiting_on(&event), 0);
     });
 }
 
@@ -228,7 +198,7 @@ fn wait_timeout_is_false_on_timeout_and_leaves_no_waiter() {
     watchdog(|| {
         let event = Event::new();
         assert!(!event.wait_timeout(Duration::from_millis(10)));
-        assert_eq!(waiting(&event), 0);
+        assert_eq!(waiting_on(&event), 0);
         // The timed-out wait is gone: a later set still reaches a waiter.
         let (wakes, waker) = counting_waker();
         let mut wait = pin!(event.wait());
@@ -248,7 +218,7 @@ fn wait_timeout_is_true_when_set_in_time() {
                 let event = Arc::clone(&event);
                 move || event.wait_timeout(timeout)
             });
-            spin_until("the thread waits", || waiting(&event) == 1);
+            spin_until("the thread waits", || waiting_on(&event) == 1);
             event.set();
             event.clear();
             assert!(waiter.join().unwrap(), "timeout {timeout:?}");
@@ -260,7 +230,7 @@ fn wait_timeout_is_true_when_set_in_time() {
 fn wait_timeout_zero_only_checks_the_flag() {
     let event = Event::new();
     assert!(!event.wait_timeout(Duration::ZERO));
-    assert_eq!(waiting(&event), 0);
+    assert_eq!(waiting_on(&event), 0);
     event.set();
     assert!(event.wait_timeout(Duration::ZERO));
     event.clear();
@@ -273,15 +243,15 @@ fn wait_timeout_zero_only_checks_the_flag() {
 fn debug_shows_is_set() {
     let event = Event::new();
     assert!(format!("{event:?}").contains("is_set: false"));
-    assert_eq!(waiting(&event), 0);
+    assert_eq!(waiting_on(&event), 0);
     let mut wait = pin!(event.wait());
     assert_pending(wait.as_mut(), &noop_waker(), "wait");
     assert!(format!("{wait:?}").contains("EventWait"));
     assert!(format!("{event:?}").contains("is_set: false"));
-    assert_eq!(waiting(&event), 1);
+    assert_eq!(waiting_on(&event), 1);
     event.set();
     assert!(format!("{event:?}").contains("is_set: true"));
-    assert_eq!(waiting(&event), 0);
+    assert_eq!(waiting_on(&event), 0);
 }
 
 #[test]
@@ -312,7 +282,7 @@ fn set_then_clear_releases_every_waiting_task_on_every_runtime() {
                 })
             })
             .collect();
-        rt.wait_until("every task waits", || waiting(&event) == TASKS)
+        rt.wait_until("every task waits", || waiting_on(&event) == TASKS)
             .await;
         assert_eq!(released.load(Ordering::SeqCst), 0);
         // No await in between: on a single-threaded runtime no task runs
@@ -364,7 +334,7 @@ fn wait_cancelled_by_the_runtime_timeout_leaves_no_waiter() {
             .timeout(Duration::from_millis(10), event.wait())
             .await
             .is_none());
-        assert_eq!(waiting(&event), 0);
+        assert_eq!(waiting_on(&event), 0);
         event.set();
         assert!(rt
             .timeout(Duration::from_secs(10), event.wait())

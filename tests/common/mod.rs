@@ -574,3 +574,44 @@ pub fn abort_on_hang(
         thread: Some(thread),
     }
 }
+
+/// A count shown as `field: N` in `value`'s `Debug` output: how tests read
+/// the waiter count of types whose `Debug` is their only window on it.
+#[allow(dead_code)]
+pub fn debug_count(value: &impl std::fmt::Debug, field: &str) -> usize {
+    let text = format!("{value:?}");
+    let count = text
+        .split(&format!("{field}: "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{field}` in {text}"));
+    count
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or_else(|_| panic!("no count after `{field}` in {text}"))
+}
+
+/// A waker that runs `f` each time it is woken: a waker that calls back
+/// into the primitive that woke it.
+#[allow(dead_code)]
+pub fn on_every_wake(f: impl Fn() + Send + Sync + 'static) -> std::task::Waker {
+    struct Callback(Box<dyn Fn() + Send + Sync>);
+
+    impl std::task::Wake for Callback {
+        fn wake(self: Arc<Self>) {
+            (self.0)();
+        }
+    }
+
+    std::task::Waker::from(Arc::new(Callback(Box::new(f))))
+}
+
+/// A waker that runs `f` the first time it is woken only.
+#[allow(dead_code)]
+pub fn on_first_wake(f: impl Fn() + Send + Sync + 'static) -> std::task::Waker {
+    let fired = std::sync::atomic::AtomicBool::new(false);
+    on_every_wake(move || {
+        if !fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            f();
+        }
+    })
+}
