@@ -6,6 +6,24 @@
     rust_2018_idioms
 )]
 
+/// Implements `Debug` and `Display` for guards by formatting their target,
+/// so a guard prints exactly like the value it guards.
+macro_rules! format_like_target {
+    ($($guard:ident<$($lt:lifetime,)? $t:ident>),*) => {$(
+        impl<$($lt,)? $t: ?Sized + core::fmt::Debug> core::fmt::Debug for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($lt,)? $t: ?Sized + core::fmt::Display> core::fmt::Display for $guard<$($lt,)? $t> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
+
 mod barrier;
 mod blocking;
 mod condvar;

@@ -1,7 +1,6 @@
 //! The guards of [`Mutex`]: each one proves the lock is held, and dropping
 //! it hands the lock to the next waiter.
 
-use core::fmt;
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
@@ -202,22 +201,6 @@ impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
         self.mutex.raw.release(1);
     }
-}
-
-macro_rules! format_like_target {
-    ($($guard:ident<$($lt:lifetime,)? $t:ident>),*) => {$(
-        impl<$($lt,)? $t: ?Sized + fmt::Debug> fmt::Debug for $guard<$($lt,)? $t> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<$($lt,)? $t: ?Sized + fmt::Display> fmt::Display for $guard<$($lt,)? $t> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    )*};
 }
 
 format_like_target!(

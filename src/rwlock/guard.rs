@@ -1,7 +1,6 @@
 //! The guards of [`RwLock`]. Each holds the permits of its kind of access
 //! (see the weights in the parent module) and returns them on drop.
 
-use core::fmt;
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
@@ -420,22 +419,6 @@ release_on_drop! {
     OwnedRwLockWriteGuard<T>: WRITE, g => g.lock.raw;
     MappedRwLockReadGuard<'a, U>: READ, g => g.raw;
     MappedRwLockWriteGuard<'a, U>: WRITE, g => g.raw;
-}
-
-macro_rules! format_like_target {
-    ($($guard:ident<$($lt:lifetime,)? $t:ident>),*) => {$(
-        impl<$($lt,)? $t: ?Sized + fmt::Debug> fmt::Debug for $guard<$($lt,)? $t> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<$($lt,)? $t: ?Sized + fmt::Display> fmt::Display for $guard<$($lt,)? $t> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    )*};
 }
 
 format_like_target!(
