@@ -1,26 +1,19 @@
-//! Uncontended acquire + release on one task, for fairsync and its peers in
-//! the same run. Every future is polled by hand with a no-op waker, so the
-//! numbers measure the primitives, not an executor.
+//! W1 and W2: uncontended acquire + release on one thread, for fairsync and
+//! its peers in the same run. Every future is polled by hand with a no-op
+//! waker, so the numbers measure the primitives, not an executor.
+//! `std::sync::Mutex` and `parking_lot::Mutex` are the floor.
 
-use std::future::Future;
+mod common;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use common::{baseline, now};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-/// Polls a future that is expected to be ready at once.
-#[inline(always)]
-fn now<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(future).poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("an uncontended acquire must be ready at once"),
-    }
-}
-
+/// W1: lock, add one, unlock.
 fn mutex(c: &mut Criterion) {
-    let mut group = c.benchmark_group("uncontended_mutex_lock_unlock");
+    let mut group = c.benchmark_group("w1_mutex_uncontended");
+    group.throughput(Throughput::Elements(1));
     let fair = fairsync::Mutex::new(0u64);
     group.bench_function("fairsync", |b| {
         b.iter(|| *now(black_box(&fair).lock()) += 1)
@@ -35,13 +28,23 @@ fn mutex(c: &mut Criterion) {
     group.bench_function("futures", |b| {
         b.iter(|| *now(black_box(&futures).lock()) += 1)
     });
+    let listener = baseline::Mutex::new(0u64);
+    group.bench_function("event-listener", |b| {
+        b.iter(|| *now(black_box(&listener).lock()) += 1)
+    });
     let std = std::sync::Mutex::new(0u64);
     group.bench_function("std", |b| b.iter(|| *black_box(&std).lock().unwrap() += 1));
+    let parking_lot = parking_lot::Mutex::new(0u64);
+    group.bench_function("parking_lot", |b| {
+        b.iter(|| *black_box(&parking_lot).lock() += 1)
+    });
     group.finish();
 }
 
+/// W2: acquire one permit, release it.
 fn semaphore(c: &mut Criterion) {
-    let mut group = c.benchmark_group("uncontended_semaphore_acquire_release");
+    let mut group = c.benchmark_group("w2_semaphore_uncontended");
+    group.throughput(Throughput::Elements(1));
     let fair = fairsync::Semaphore::new(8);
     group.bench_function("fairsync", |b| {
         b.iter(|| drop(now(black_box(&fair).acquire())))
@@ -54,8 +57,16 @@ fn semaphore(c: &mut Criterion) {
     group.bench_function("async-lock", |b| {
         b.iter(|| drop(now(black_box(&async_lock).acquire())))
     });
+    let listener = baseline::Semaphore::new(8);
+    group.bench_function("event-listener", |b| {
+        b.iter(|| drop(now(black_box(&listener).acquire())))
+    });
     group.finish();
 }
 
-criterion_group!(benches, mutex, semaphore);
+criterion_group! {
+    name = benches;
+    config = common::criterion(50);
+    targets = mutex, semaphore
+}
 criterion_main!(benches);
