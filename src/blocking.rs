@@ -17,49 +17,111 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 /// case the future is dropped (cancelling its wait) and `None` returned.
 #[cfg(not(loom))]
 pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
-    use std::sync::Arc;
-    use std::task::{Wake, Waker};
-    use std::thread::{self, Thread};
-
-    struct ThreadWaker(Thread);
-
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
-    fn new_waker() -> Waker {
-        Waker::from(Arc::new(ThreadWaker(thread::current())))
-    }
-
-    thread_local! {
-        // One waker per thread, so a blocking call does not allocate.
-        static WAKER: Waker = new_waker();
-    }
-
-    // Only during thread teardown is the cached waker gone.
-    let waker = WAKER.try_with(Waker::clone).unwrap_or_else(|_| new_waker());
-    let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return Some(output);
-        }
-        match deadline {
-            None => thread::park(),
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return None;
+    // Only during thread teardown is the cached parker gone.
+    match PARKER.try_with(|parker| parker.block_on(future.as_mut(), deadline)) {
+        Ok(output) => output,
+        Err(_) => Parker::new().block_on(future, deadline),
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    // One parker per thread, so a blocking call does not allocate.
+    static PARKER: Parker = Parker::new();
+}
+
+/// Parks a thread between polls. Its waker sets `woken` before it unparks
+/// the thread, so the thread can notice a wake-up while it spins.
+#[cfg(not(loom))]
+struct Parker {
+    state: std::sync::Arc<ParkerState>,
+    waker: core::task::Waker,
+}
+
+#[cfg(not(loom))]
+struct ParkerState {
+    thread: std::thread::Thread,
+    woken: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(not(loom))]
+impl std::task::Wake for ParkerState {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+#[cfg(not(loom))]
+impl Parker {
+    /// Rounds of spinning before a blocked thread parks: exponential
+    /// busy-waits of 1 to 64 pause instructions, then a few yields.
+    const SPIN_ROUNDS: u32 = 10;
+
+    fn new() -> Self {
+        let state = std::sync::Arc::new(ParkerState {
+            thread: std::thread::current(),
+            woken: std::sync::atomic::AtomicBool::new(false),
+        });
+        let waker = core::task::Waker::from(std::sync::Arc::clone(&state));
+        Self { state, waker }
+    }
+
+    fn block_on<F: Future>(
+        &self,
+        mut future: core::pin::Pin<&mut F>,
+        deadline: Option<Instant>,
+    ) -> Option<F::Output> {
+        use std::sync::atomic::Ordering;
+
+        let mut cx = Context::from_waker(&self.waker);
+        loop {
+            // A wake-up from before this poll is covered by the poll itself.
+            self.state.woken.store(false, Ordering::Relaxed);
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Some(output);
+            }
+            // A hand-off from a thread on another core often comes within
+            // microseconds: catching it while spinning saves the sleep here
+            // and the futex wake-up on the releasing side.
+            if self.spin_for_wake() {
+                continue;
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    std::thread::park_timeout(deadline - now);
                 }
-                thread::park_timeout(deadline - now);
             }
         }
+    }
+
+    /// Spins briefly for a wake-up; true if one came.
+    fn spin_for_wake(&self) -> bool {
+        use std::sync::atomic::Ordering;
+
+        for round in 0..Self::SPIN_ROUNDS {
+            if self.state.woken.load(Ordering::Acquire) {
+                return true;
+            }
+            if round < 7 {
+                for _ in 0..(1u32 << round) {
+                    core::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        false
     }
 }
 
