@@ -34,7 +34,7 @@ mod waiter;
 use core::cmp;
 use core::fmt;
 use core::future::Future;
-use core::mem;
+use core::mem::{self, MaybeUninit};
 use core::ops::Deref;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -532,8 +532,12 @@ impl Drop for ReleaseOnUnwind<'_> {
 /// call back into the same primitive. Holds up to 32 without allocating;
 /// dropping it wakes whatever is left. A granted waiter must be woken even if
 /// another waiter's waker panics, or it would wait forever.
+///
+/// The slots are uninitialized memory, so that making and dropping a batch
+/// (once per contended release) costs nothing for the slots left unused.
 struct WakeBatch {
-    wakers: [Option<Waker>; WakeBatch::CAPACITY],
+    /// Slots `next..len` hold wakers not yet woken; the others are empty.
+    wakers: [MaybeUninit<Waker>; WakeBatch::CAPACITY],
     len: usize,
     next: usize,
 }
@@ -543,7 +547,7 @@ impl WakeBatch {
 
     const fn new() -> Self {
         Self {
-            wakers: [const { None }; Self::CAPACITY],
+            wakers: [const { MaybeUninit::uninit() }; Self::CAPACITY],
             len: 0,
             next: 0,
         }
@@ -553,10 +557,14 @@ impl WakeBatch {
         self.len == Self::CAPACITY
     }
 
+    /// Adds a granted waiter's waker (every linked waiter has one; `None`
+    /// takes no slot).
     fn push(&mut self, waker: Option<Waker>) {
         debug_assert!(!self.is_full());
-        self.wakers[self.len] = waker;
-        self.len += 1;
+        if let Some(waker) = waker {
+            self.wakers[self.len].write(waker);
+            self.len += 1;
+        }
     }
 
     /// Wakes in grant order. If a waker panics, the rest are still woken
@@ -572,11 +580,14 @@ impl WakeBatch {
 
         let batch = WakeRestOnUnwind(self);
         while batch.0.next < batch.0.len {
-            let waker = batch.0.wakers[batch.0.next].take();
+            let slot = batch.0.next;
+            // Advanced first: the slot is empty from here on, also if
+            // `wake` panics.
             batch.0.next += 1;
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            // SAFETY: `slot` was in `next..len`, so it holds a waker, and
+            // moving `next` past it means it is read only this once.
+            let waker = unsafe { batch.0.wakers[slot].assume_init_read() };
+            waker.wake();
         }
         batch.0.len = 0;
         batch.0.next = 0;
