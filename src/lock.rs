@@ -86,7 +86,8 @@ impl Lock {
     /// single-threaded runtime, if the holder needs that thread to make
     /// progress, this deadlocks.
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
-        wait_forever(self.acquire())
+        self.try_acquire()
+            .unwrap_or_else(|| wait_forever(self.acquire()))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for the
@@ -96,7 +97,8 @@ impl Lock {
         if timeout.is_zero() {
             return self.try_acquire();
         }
-        block_on(self.acquire(), deadline(timeout))
+        self.try_acquire()
+            .or_else(|| block_on(self.acquire(), deadline(timeout)))
     }
 
     /// Like [`acquire`](Self::acquire), holding the lock by `Arc` so the

@@ -157,7 +157,10 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     pub fn acquire_many_blocking(&self, n: usize) -> SemaphorePermit<'_> {
-        wait_forever(self.acquire_many(n))
+        // The fast path first: it keeps FIFO (it fails while anyone waits)
+        // and skips the blocking machinery when uncontended.
+        self.try_acquire_many(n)
+            .unwrap_or_else(|| wait_forever(self.acquire_many(n)))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for a permit,
@@ -188,7 +191,8 @@ impl Semaphore {
         if timeout.is_zero() {
             return self.try_acquire_many(n);
         }
-        block_on(self.acquire_many(n), deadline(timeout))
+        self.try_acquire_many(n)
+            .or_else(|| block_on(self.acquire_many(n), deadline(timeout)))
     }
 
     /// Waits for one permit, holding the semaphore by `Arc` so the permit

@@ -131,7 +131,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(mutex.lock_blocking().len(), 3);
     /// ```
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        wait_forever(self.lock())
+        self.try_lock().unwrap_or_else(|| wait_forever(self.lock()))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for the
@@ -141,7 +141,8 @@ impl<T: ?Sized> Mutex<T> {
         if timeout.is_zero() {
             return self.try_lock();
         }
-        block_on(self.lock(), deadline(timeout))
+        self.try_lock()
+            .or_else(|| block_on(self.lock(), deadline(timeout)))
     }
 
     /// Like [`lock`](Self::lock), holding the mutex by `Arc` so the guard

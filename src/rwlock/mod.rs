@@ -165,17 +165,19 @@ impl<T: ?Sized> RwLock<T> {
     /// same FIFO line as async waiters. Blocking an executor's thread can
     /// deadlock it, as for [`Mutex::lock_blocking`](crate::Mutex::lock_blocking).
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
-        wait_forever(self.read())
+        self.try_read().unwrap_or_else(|| wait_forever(self.read()))
     }
 
     /// Blocks the current thread until it has write access.
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
-        wait_forever(self.write())
+        self.try_write()
+            .unwrap_or_else(|| wait_forever(self.write()))
     }
 
     /// Blocks the current thread until it has upgradable read access.
     pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
-        wait_forever(self.upgradable_read())
+        self.try_upgradable_read()
+            .unwrap_or_else(|| wait_forever(self.upgradable_read()))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for read
@@ -185,7 +187,8 @@ impl<T: ?Sized> RwLock<T> {
         if timeout.is_zero() {
             return self.try_read();
         }
-        block_on(self.read(), deadline(timeout))
+        self.try_read()
+            .or_else(|| block_on(self.read(), deadline(timeout)))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for write
@@ -195,7 +198,8 @@ impl<T: ?Sized> RwLock<T> {
         if timeout.is_zero() {
             return self.try_write();
         }
-        block_on(self.write(), deadline(timeout))
+        self.try_write()
+            .or_else(|| block_on(self.write(), deadline(timeout)))
     }
 
     /// Like [`read`](Self::read), holding the lock by `Arc` so the guard
