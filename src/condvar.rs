@@ -143,10 +143,10 @@ impl Condvar {
     /// use std::time::Duration;
     ///
     /// let (mutex, condvar) = (Mutex::new(()), Condvar::new());
-    /// let (_guard, result) = condvar.wait_timeout(mutex.lock_blocking(), Duration::from_millis(1));
+    /// let (_guard, result) = condvar.wait_blocking_timeout(mutex.lock_blocking(), Duration::from_millis(1));
     /// assert!(result.timed_out());
     /// ```
-    pub fn wait_timeout<'a, T: ?Sized>(
+    pub fn wait_blocking_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
         timeout: Duration,
@@ -187,7 +187,7 @@ impl fmt::Debug for Condvar {
     }
 }
 
-/// Whether [`Condvar::wait_timeout`] gave up because the time ran out.
+/// Whether [`Condvar::wait_blocking_timeout`] gave up because the time ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 

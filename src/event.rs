@@ -96,7 +96,7 @@ impl Event {
     /// Blocks the current thread for at most `timeout` until the flag is
     /// set. Returns whether it was set (`false`: the time ran out).
     /// `Duration::ZERO` only checks the flag.
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+    pub fn wait_blocking_timeout(&self, timeout: Duration) -> bool {
         if timeout.is_zero() {
             return self.is_set();
         }

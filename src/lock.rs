@@ -93,7 +93,7 @@ impl Lock {
     /// Blocks the current thread for at most `timeout` waiting for the
     /// lock. Returns `None` if the time ran out; the caller then no longer
     /// waits. `Duration::ZERO` behaves like [`try_acquire`](Self::try_acquire).
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+    pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         if timeout.is_zero() {
             return self.try_acquire();
         }

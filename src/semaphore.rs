@@ -173,21 +173,25 @@ impl Semaphore {
     /// use std::time::Duration;
     ///
     /// let sem = Semaphore::new(1);
-    /// let held = sem.acquire_timeout(Duration::from_millis(10)).unwrap();
-    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// let held = sem.acquire_blocking_timeout(Duration::from_millis(10)).unwrap();
+    /// assert!(sem.acquire_blocking_timeout(Duration::from_millis(10)).is_none());
     /// assert_eq!(sem.waiters(), 0);
     /// drop(held);
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
-        self.acquire_many_timeout(1, timeout)
+    pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        self.acquire_many_blocking_timeout(1, timeout)
     }
 
-    /// Like [`acquire_timeout`](Self::acquire_timeout), for `n` permits.
+    /// Like [`acquire_blocking_timeout`](Self::acquire_blocking_timeout), for `n` permits.
     ///
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
-    pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+    pub fn acquire_many_blocking_timeout(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Option<SemaphorePermit<'_>> {
         if timeout.is_zero() {
             return self.try_acquire_many(n);
         }

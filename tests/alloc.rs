@@ -240,7 +240,7 @@ fn blocking_acquire_does_not_allocate_after_the_first_call() {
         let lock = Arc::new(Lock::new());
         let mutex = Arc::new(Mutex::new(0u32));
         for round in 0..3 {
-            // Semaphore: acquire_blocking, acquire_many_blocking, acquire_timeout.
+            // Semaphore: acquire_blocking, acquire_many_blocking, acquire_blocking_timeout.
             for kind in 0..3 {
                 let (s1, s2) = (Arc::clone(&sem), Arc::clone(&sem));
                 let (holding, helper) = release_when_queued(
@@ -253,7 +253,7 @@ fn blocking_acquire_does_not_allocate_after_the_first_call() {
                         0 => sem.acquire_blocking(),
                         1 => sem.acquire_many_blocking(2),
                         _ => sem
-                            .acquire_timeout(Duration::from_secs(10))
+                            .acquire_blocking_timeout(Duration::from_secs(10))
                             .expect("released"),
                     };
                     permit.permits()
@@ -406,7 +406,7 @@ fn condvar_wait_and_notify_do_not_allocate() {
         }
         *ready(b.as_mut(), &waker) += 1;
         condvar.notify_all();
-        let (guard, _) = condvar.wait_timeout(mutex.try_lock().unwrap(), Duration::ZERO);
+        let (guard, _) = condvar.wait_blocking_timeout(mutex.try_lock().unwrap(), Duration::ZERO);
         drop(guard);
     });
     assert_eq!(count, 0, "a contended Condvar cycle allocated");

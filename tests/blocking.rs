@@ -43,7 +43,8 @@ fn blocking_callers_queue_in_the_same_fifo_line_as_async_waiters() {
                     let permit = if i == 3 {
                         sem2.acquire_many_blocking(1)
                     } else {
-                        sem2.acquire_timeout(Duration::MAX).expect("no deadline")
+                        sem2.acquire_blocking_timeout(Duration::MAX)
+                            .expect("no deadline")
                     };
                     order.lock().unwrap().push(i);
                     drop(permit);
@@ -179,7 +180,7 @@ fn timeout_returns_none_after_the_deadline_and_leaves_no_waiter() {
         let sem = Semaphore::new(1);
         let held = sem.try_acquire().unwrap();
         let start = Instant::now();
-        assert!(sem.acquire_timeout(SHORT).is_none());
+        assert!(sem.acquire_blocking_timeout(SHORT).is_none());
         assert!(start.elapsed() >= SHORT, "returned before the deadline");
         assert_eq!((sem.waiters(), sem.available_permits()), (0, 0));
         drop(held);
@@ -188,7 +189,7 @@ fn timeout_returns_none_after_the_deadline_and_leaves_no_waiter() {
         let lock = Lock::new();
         let guard = lock.try_acquire().unwrap();
         let start = Instant::now();
-        assert!(lock.acquire_timeout(SHORT).is_none());
+        assert!(lock.acquire_blocking_timeout(SHORT).is_none());
         assert!(start.elapsed() >= SHORT);
         drop(guard);
         assert!(!lock.is_locked(), "the timed-out waiter left the lock held");
@@ -196,7 +197,7 @@ fn timeout_returns_none_after_the_deadline_and_leaves_no_waiter() {
         let mutex = Mutex::new(1);
         let guard = mutex.try_lock().unwrap();
         let start = Instant::now();
-        assert!(mutex.lock_timeout(SHORT).is_none());
+        assert!(mutex.lock_blocking_timeout(SHORT).is_none());
         assert!(start.elapsed() >= SHORT);
         drop(guard);
         assert!(
@@ -218,8 +219,10 @@ fn timed_out_waiter_leaves_the_line_intact_around_it() {
         assert_pending(ahead.as_mut(), &waker, "ahead");
         // ...and one queued behind it.
         let sem2 = Arc::clone(&sem);
-        let timed =
-            thread::spawn(move || sem2.acquire_timeout(Duration::from_millis(200)).is_none());
+        let timed = thread::spawn(move || {
+            sem2.acquire_blocking_timeout(Duration::from_millis(200))
+                .is_none()
+        });
         spin_until("the blocking caller is queued", || sem.waiters() == 2);
         let mut behind = pin!(sem.acquire());
         assert_pending(behind.as_mut(), &waker, "behind");
@@ -242,7 +245,8 @@ fn timeout_gets_the_permit_when_released_in_time() {
             let sem = Arc::new(Semaphore::new(1));
             let held = sem.try_acquire().unwrap();
             let sem2 = Arc::clone(&sem);
-            let waiter = thread::spawn(move || sem2.acquire_timeout(timeout).map(|p| p.permits()));
+            let waiter =
+                thread::spawn(move || sem2.acquire_blocking_timeout(timeout).map(|p| p.permits()));
             spin_until("the waiter is queued", || sem.waiters() == 1);
             drop(held);
             assert_eq!(waiter.join().unwrap(), Some(1), "timeout {timeout:?}");
@@ -251,7 +255,7 @@ fn timeout_gets_the_permit_when_released_in_time() {
             let lock = Arc::new(Lock::new());
             let guard = lock.try_acquire().unwrap();
             let lock2 = Arc::clone(&lock);
-            let waiter = thread::spawn(move || lock2.acquire_timeout(timeout).is_some());
+            let waiter = thread::spawn(move || lock2.acquire_blocking_timeout(timeout).is_some());
             thread::sleep(Duration::from_millis(5));
             drop(guard);
             assert!(waiter.join().unwrap(), "timeout {timeout:?}");
@@ -260,7 +264,8 @@ fn timeout_gets_the_permit_when_released_in_time() {
             let mutex = Arc::new(Mutex::new(0));
             let guard = mutex.try_lock().unwrap();
             let mutex2 = Arc::clone(&mutex);
-            let waiter = thread::spawn(move || mutex2.lock_timeout(timeout).map(|mut g| *g += 1));
+            let waiter =
+                thread::spawn(move || mutex2.lock_blocking_timeout(timeout).map(|mut g| *g += 1));
             thread::sleep(Duration::from_millis(5));
             drop(guard);
             assert_eq!(waiter.join().unwrap(), Some(()));
@@ -273,11 +278,13 @@ fn timeout_gets_the_permit_when_released_in_time() {
 fn zero_timeout_behaves_like_try() {
     watchdog(|| {
         let sem = Semaphore::new(3);
-        let p = sem.acquire_timeout(Duration::ZERO).expect("free permit");
+        let p = sem
+            .acquire_blocking_timeout(Duration::ZERO)
+            .expect("free permit");
         assert_eq!(sem.available_permits(), 2);
         let held = sem.try_acquire_many(2).unwrap();
         let start = Instant::now();
-        assert!(sem.acquire_timeout(Duration::ZERO).is_none());
+        assert!(sem.acquire_blocking_timeout(Duration::ZERO).is_none());
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "ZERO must not wait"
@@ -288,7 +295,7 @@ fn zero_timeout_behaves_like_try() {
         let mut head = pin!(sem.acquire_many(2));
         assert_pending(head.as_mut(), &waker, "head");
         assert!(
-            sem.acquire_timeout(Duration::ZERO).is_none(),
+            sem.acquire_blocking_timeout(Duration::ZERO).is_none(),
             "overtook the head"
         );
         assert_eq!(sem.waiters(), 1);
@@ -297,14 +304,18 @@ fn zero_timeout_behaves_like_try() {
         assert_eq!(sem.available_permits(), 3);
 
         let lock = Lock::new();
-        let guard = lock.acquire_timeout(Duration::ZERO).expect("unlocked");
-        assert!(lock.acquire_timeout(Duration::ZERO).is_none());
+        let guard = lock
+            .acquire_blocking_timeout(Duration::ZERO)
+            .expect("unlocked");
+        assert!(lock.acquire_blocking_timeout(Duration::ZERO).is_none());
         drop(guard);
         assert!(!lock.is_locked());
 
         let mutex = Mutex::new(0);
-        let guard = mutex.lock_timeout(Duration::ZERO).expect("unlocked");
-        assert!(mutex.lock_timeout(Duration::ZERO).is_none());
+        let guard = mutex
+            .lock_blocking_timeout(Duration::ZERO)
+            .expect("unlocked");
+        assert!(mutex.lock_blocking_timeout(Duration::ZERO).is_none());
         drop(guard);
         assert!(!mutex.is_locked());
     });
@@ -314,11 +325,14 @@ fn zero_timeout_behaves_like_try() {
 fn max_timeout_on_a_free_resource_does_not_panic() {
     watchdog(|| {
         let sem = Semaphore::new(1);
-        assert!(sem.acquire_timeout(Duration::MAX).is_some());
+        assert!(sem.acquire_blocking_timeout(Duration::MAX).is_some());
         let lock = Lock::new();
-        assert!(lock.acquire_timeout(Duration::MAX).is_some());
+        assert!(lock.acquire_blocking_timeout(Duration::MAX).is_some());
         let mutex = Mutex::new(1);
-        assert_eq!(mutex.lock_timeout(Duration::MAX).map(|g| *g), Some(1));
+        assert_eq!(
+            mutex.lock_blocking_timeout(Duration::MAX).map(|g| *g),
+            Some(1)
+        );
         assert_eq!(sem.available_permits(), 1);
         assert!(!lock.is_locked() && !mutex.is_locked());
     });
@@ -335,7 +349,9 @@ fn blocking_calls_from_inside_a_runtime_do_not_panic() {
         drop(sem.acquire_many_blocking(2));
         drop(lock.acquire_blocking());
         *mutex.lock_blocking() += 1;
-        assert!(sem.acquire_timeout(Duration::from_secs(1)).is_some());
+        assert!(sem
+            .acquire_blocking_timeout(Duration::from_secs(1))
+            .is_some());
 
         // Contended, inside a spawned task, released by a plain thread.
         let held = sem.try_acquire_many_owned(2).unwrap();

@@ -669,7 +669,7 @@ fn wait_timeout_times_out_with_the_guard_locked() {
         let mutex = Mutex::new(3);
         let condvar = Condvar::new();
         let (guard, result) =
-            condvar.wait_timeout(mutex.lock_blocking(), Duration::from_millis(10));
+            condvar.wait_blocking_timeout(mutex.lock_blocking(), Duration::from_millis(10));
         assert!(result.timed_out());
         assert_eq!(*guard, 3);
         assert!(mutex.is_locked() && mutex.try_lock().is_none());
@@ -686,7 +686,7 @@ fn wait_timeout_times_out_with_the_guard_locked() {
     });
 }
 
-/// Runs a thread that waits on a fresh condvar with `wait_timeout(timeout)`
+/// Runs a thread that waits on a fresh condvar with `wait_blocking_timeout(timeout)`
 /// and returns the value it then sees and whether it timed out. Once the
 /// thread waits, `meanwhile` runs on this thread with the mutex and condvar.
 /// `None` if the thread timed out before this thread saw it wait.
@@ -699,7 +699,7 @@ fn wait_timeout_beside(
         let shared = Arc::clone(&shared);
         move || {
             let (mutex, condvar) = &*shared;
-            let (mut guard, result) = condvar.wait_timeout(mutex.lock_blocking(), timeout);
+            let (mut guard, result) = condvar.wait_blocking_timeout(mutex.lock_blocking(), timeout);
             assert!(mutex.is_locked(), "the guard came back unlocked");
             *guard += 1;
             (*guard, result.timed_out())
@@ -778,7 +778,8 @@ fn wait_timeout_notified_in_time_is_not_timed_out() {
                 let shared = Arc::clone(&shared);
                 move || {
                     let (mutex, condvar) = &*shared;
-                    let (guard, result) = condvar.wait_timeout(mutex.lock_blocking(), timeout);
+                    let (guard, result) =
+                        condvar.wait_blocking_timeout(mutex.lock_blocking(), timeout);
                     (*guard, result.timed_out())
                 }
             });
@@ -800,7 +801,7 @@ fn wait_timeout_zero_returns_at_once_without_unlocking() {
         let (wakes, waker) = counting_waker();
         let mut earlier = pin!(mutex.lock());
         assert_pending(earlier.as_mut(), &waker, "a queued lock");
-        let (guard, result) = condvar.wait_timeout(guard, Duration::ZERO);
+        let (guard, result) = condvar.wait_blocking_timeout(guard, Duration::ZERO);
         assert!(result.timed_out());
         assert_eq!(wakes.count(), 0, "the mutex was unlocked");
         assert_eq!(waiting_on(&condvar), 0, "it queued");

@@ -35,7 +35,7 @@ fn event_starts_unset() {
     for _ in 0..10 {
         assert_pending(wait.as_mut(), &noop_waker(), "an unset event");
     }
-    assert!(!event.wait_timeout(Duration::ZERO));
+    assert!(!event.wait_blocking_timeout(Duration::ZERO));
 }
 
 #[test]
@@ -53,9 +53,9 @@ fn wait_is_ready_at_once_while_set_without_queueing() {
     assert_eq!(wakes.count(), 0, "nobody had to be woken");
     assert!(event.is_set(), "waits do not consume the flag");
     event.wait_blocking();
-    assert!(event.wait_timeout(Duration::ZERO));
-    assert!(event.wait_timeout(Duration::from_secs(30)));
-    assert!(event.wait_timeout(Duration::MAX));
+    assert!(event.wait_blocking_timeout(Duration::ZERO));
+    assert!(event.wait_blocking_timeout(Duration::from_secs(30)));
+    assert!(event.wait_blocking_timeout(Duration::MAX));
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn wait_blocking_returns_once_another_thread_sets() {
 fn wait_timeout_is_false_on_timeout_and_leaves_no_waiter() {
     watchdog(|| {
         let event = Event::new();
-        assert!(!event.wait_timeout(Duration::from_millis(10)));
+        assert!(!event.wait_blocking_timeout(Duration::from_millis(10)));
         assert_eq!(waiting_on(&event), 0);
         // The timed-out wait is gone: a later set still reaches a waiter.
         let (wakes, waker) = counting_waker();
@@ -216,7 +216,7 @@ fn wait_timeout_is_true_when_set_in_time() {
             let event = Arc::new(Event::new());
             let waiter = thread::spawn({
                 let event = Arc::clone(&event);
-                move || event.wait_timeout(timeout)
+                move || event.wait_blocking_timeout(timeout)
             });
             spin_until("the thread waits", || waiting_on(&event) == 1);
             event.set();
@@ -229,12 +229,12 @@ fn wait_timeout_is_true_when_set_in_time() {
 #[test]
 fn wait_timeout_zero_only_checks_the_flag() {
     let event = Event::new();
-    assert!(!event.wait_timeout(Duration::ZERO));
+    assert!(!event.wait_blocking_timeout(Duration::ZERO));
     assert_eq!(waiting_on(&event), 0);
     event.set();
-    assert!(event.wait_timeout(Duration::ZERO));
+    assert!(event.wait_blocking_timeout(Duration::ZERO));
     event.clear();
-    assert!(!event.wait_timeout(Duration::ZERO));
+    assert!(!event.wait_blocking_timeout(Duration::ZERO));
 }
 
 // ------------------------------------------------------------ Debug

@@ -63,7 +63,7 @@ enum TryHow {
     Try,
     /// `try_acquire_many_owned(n)`.
     TryOwned,
-    /// `acquire_many_timeout(n, Duration::ZERO)`.
+    /// `acquire_many_blocking_timeout(n, Duration::ZERO)`.
     ZeroTimeout,
 }
 
@@ -821,9 +821,9 @@ impl<'a> Runner<'a, '_> {
                     ),
                     TryHow::ZeroTimeout => (
                         self.sem
-                            .acquire_many_timeout(n, Duration::ZERO)
+                            .acquire_many_blocking_timeout(n, Duration::ZERO)
                             .map(Permit::Borrowed),
-                        format!("acquire_many_timeout({n}, ZERO)"),
+                        format!("acquire_many_blocking_timeout({n}, ZERO)"),
                     ),
                 };
                 match got {

@@ -1099,7 +1099,11 @@ fn blocking_readers_and_writers_queue_in_the_same_fifo_line() {
         spin_until("the blocking writer is queued", || lock.waiters() == 3);
         threads.push(thread::spawn({
             let lock = Arc::clone(&lock);
-            move || lock.read_timeout(Duration::MAX).expect("no deadline").len()
+            move || {
+                lock.read_blocking_timeout(Duration::MAX)
+                    .expect("no deadline")
+                    .len()
+            }
         }));
         spin_until("the last reader is queued", || lock.waiters() == 4);
         drop(writer);
@@ -1146,24 +1150,27 @@ fn upgradable_read_blocking_waits_for_the_writer_ahead() {
 fn zero_timeouts_behave_like_try() {
     watchdog(|| {
         let lock = RwLock::new(0);
-        let reader = lock.read_timeout(Duration::ZERO).expect("free");
-        assert!(lock.write_timeout(Duration::ZERO).is_none());
-        assert!(lock.read_timeout(Duration::ZERO).is_some(), "readers share");
+        let reader = lock.read_blocking_timeout(Duration::ZERO).expect("free");
+        assert!(lock.write_blocking_timeout(Duration::ZERO).is_none());
+        assert!(
+            lock.read_blocking_timeout(Duration::ZERO).is_some(),
+            "readers share"
+        );
         assert_eq!(lock.waiters(), 0, "ZERO never queues");
         let waker = noop_waker();
         let mut writer = pin!(lock.write());
         assert_pending(writer.as_mut(), &waker, "writer");
         assert!(
-            lock.read_timeout(Duration::ZERO).is_none(),
+            lock.read_blocking_timeout(Duration::ZERO).is_none(),
             "overtook a queued writer"
         );
         assert_eq!(lock.waiters(), 1);
         drop(reader);
         let guard = expect_ready(writer.as_mut(), &waker, "writer");
-        assert!(lock.read_timeout(Duration::ZERO).is_none());
-        assert!(lock.write_timeout(Duration::ZERO).is_none());
+        assert!(lock.read_blocking_timeout(Duration::ZERO).is_none());
+        assert!(lock.write_blocking_timeout(Duration::ZERO).is_none());
         drop(guard);
-        drop(lock.write_timeout(Duration::ZERO).expect("free"));
+        drop(lock.write_blocking_timeout(Duration::ZERO).expect("free"));
         assert_free(&lock);
     });
 }
@@ -1173,8 +1180,12 @@ fn timed_out_calls_leave_no_waiter_and_pass_on_what_they_collected() {
     watchdog(|| {
         let lock = Arc::new(RwLock::new(0));
         let writer = lock.try_write().unwrap();
-        assert!(lock.read_timeout(Duration::from_millis(10)).is_none());
-        assert!(lock.write_timeout(Duration::from_millis(10)).is_none());
+        assert!(lock
+            .read_blocking_timeout(Duration::from_millis(10))
+            .is_none());
+        assert!(lock
+            .write_blocking_timeout(Duration::from_millis(10))
+            .is_none());
         assert_eq!(lock.waiters(), 0);
         drop(writer);
 
@@ -1183,7 +1194,10 @@ fn timed_out_calls_leave_no_waiter_and_pass_on_what_they_collected() {
         let reader = lock.try_read().unwrap();
         let timed = thread::spawn({
             let lock = Arc::clone(&lock);
-            move || lock.write_timeout(Duration::from_millis(100)).is_none()
+            move || {
+                lock.write_blocking_timeout(Duration::from_millis(100))
+                    .is_none()
+            }
         });
         spin_until("the writer is queued", || lock.waiters() == 1);
         let (r_wakes, r_waker) = counting_waker();
@@ -1201,17 +1215,20 @@ fn timed_out_calls_leave_no_waiter_and_pass_on_what_they_collected() {
 fn max_timeouts_wait_without_panicking() {
     watchdog(|| {
         let lock = Arc::new(RwLock::new(0));
-        assert!(lock.read_timeout(Duration::MAX).is_some());
-        assert!(lock.write_timeout(Duration::MAX).is_some());
+        assert!(lock.read_blocking_timeout(Duration::MAX).is_some());
+        assert!(lock.write_blocking_timeout(Duration::MAX).is_some());
         let reader = lock.try_read().unwrap();
         let writer = thread::spawn({
             let lock = Arc::clone(&lock);
-            move || lock.write_timeout(Duration::MAX).map(|mut g| *g += 1)
+            move || {
+                lock.write_blocking_timeout(Duration::MAX)
+                    .map(|mut g| *g += 1)
+            }
         });
         spin_until("the writer is queued", || lock.waiters() == 1);
         let reader2 = thread::spawn({
             let lock = Arc::clone(&lock);
-            move || lock.read_timeout(Duration::MAX).map(|g| *g)
+            move || lock.read_blocking_timeout(Duration::MAX).map(|g| *g)
         });
         spin_until("the reader is queued", || lock.waiters() == 2);
         drop(reader);

@@ -445,9 +445,9 @@ fn thread(shared: &Shared, me: usize) {
                 let limit = short(&mut rng, 2000);
                 let n = weight(&mut rng);
                 let permit = if n == 1 {
-                    sem.acquire_timeout(limit)
+                    sem.acquire_blocking_timeout(limit)
                 } else {
-                    sem.acquire_many_timeout(n, limit)
+                    sem.acquire_many_blocking_timeout(n, limit)
                 };
                 match permit {
                     Some(permit) => hold(permit, &mut rng),
@@ -465,7 +465,7 @@ fn thread(shared: &Shared, me: usize) {
             }
             3 => {
                 w.set(Doing::LockTimeout);
-                match shared.counter.lock_timeout(short(&mut rng, 2000)) {
+                match shared.counter.lock_blocking_timeout(short(&mut rng, 2000)) {
                     Some(guard) => increment(guard),
                     None => {
                         shared

@@ -137,7 +137,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Blocks the current thread for at most `timeout` waiting for the
     /// lock. Returns `None` if the time ran out; the caller then no longer
     /// waits. `Duration::ZERO` behaves like [`try_lock`](Self::try_lock).
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+    pub fn lock_blocking_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         if timeout.is_zero() {
             return self.try_lock();
         }

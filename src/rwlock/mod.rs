@@ -183,7 +183,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Blocks the current thread for at most `timeout` waiting for read
     /// access. `None` if the time ran out; `Duration::ZERO` behaves like
     /// [`try_read`](Self::try_read).
-    pub fn read_timeout(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
+    pub fn read_blocking_timeout(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
         if timeout.is_zero() {
             return self.try_read();
         }
@@ -194,7 +194,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Blocks the current thread for at most `timeout` waiting for write
     /// access. `None` if the time ran out; `Duration::ZERO` behaves like
     /// [`try_write`](Self::try_write).
-    pub fn write_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
+    pub fn write_blocking_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
         if timeout.is_zero() {
             return self.try_write();
         }

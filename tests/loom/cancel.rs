@@ -196,7 +196,7 @@ fn try_acquire_never_overtakes_a_queued_waiter() {
     });
 }
 
-/// 10. `acquire_timeout` (under loom: one poll, then cancel) races the
+/// 10. `acquire_blocking_timeout` (under loom: one poll, then cancel) races the
 ///     release of the only permit: it either returns the permit or leaves no
 ///     waiter behind, and the permit is back afterwards.
 #[test]
@@ -207,7 +207,7 @@ fn acquire_timeout_racing_release_gets_it_or_leaves_no_waiter() {
         let waiter = {
             let sem = Arc::clone(&sem);
             thread::spawn(move || {
-                if let Some(permit) = sem.acquire_timeout(TIMEOUT) {
+                if let Some(permit) = sem.acquire_blocking_timeout(TIMEOUT) {
                     assert_eq!(permit.permits(), 1);
                     assert_eq!(sem.available_permits(), 0);
                 }
@@ -219,7 +219,7 @@ fn acquire_timeout_racing_release_gets_it_or_leaves_no_waiter() {
     });
 }
 
-/// 10b. `lock_timeout` races the unlock of a mutex the main thread wrote
+/// 10b. `lock_blocking_timeout` races the unlock of a mutex the main thread wrote
 ///      under its guard: it either gets the guard (and sees the write) or
 ///      leaves no waiter, and the mutex ends unlocked.
 #[test]
@@ -229,7 +229,7 @@ fn lock_timeout_racing_unlock_gets_it_or_leaves_no_waiter() {
         let mut held = mutex.try_lock_owned().expect("unlocked");
         let waiter = {
             let mutex = Arc::clone(&mutex);
-            thread::spawn(move || match mutex.lock_timeout(TIMEOUT) {
+            thread::spawn(move || match mutex.lock_blocking_timeout(TIMEOUT) {
                 Some(mut guard) => {
                     assert_eq!(*guard, 1, "the holder's write is visible");
                     *guard += 1;
@@ -247,7 +247,7 @@ fn lock_timeout_racing_unlock_gets_it_or_leaves_no_waiter() {
     });
 }
 
-/// 13b. As 13, for an `acquire_timeout` that gave up: right after it returned
+/// 13b. As 13, for an `acquire_blocking_timeout` that gave up: right after it returned
 ///      `None`, its own wait is over, so it must not see itself counted.
 #[test]
 fn timed_out_acquire_no_longer_counts_as_a_waiter() {
@@ -256,7 +256,7 @@ fn timed_out_acquire_no_longer_counts_as_a_waiter() {
         let held = sem.try_acquire_owned().expect("one permit");
         let waiter = {
             let sem = Arc::clone(&sem);
-            thread::spawn(move || match sem.acquire_timeout(TIMEOUT) {
+            thread::spawn(move || match sem.acquire_blocking_timeout(TIMEOUT) {
                 Some(_) => 0,
                 None => sem.waiters(),
             })
