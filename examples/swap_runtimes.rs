@@ -1,7 +1,7 @@
-//! The same async code on three executors.
+//! The same async code on four executors.
 //!
 //! `worker_pool` uses only `fairsync` and `std` futures: no runtime API. It
-//! runs on a tokio runtime, on async-std and on `futures::executor` without a
+//! runs on a tokio runtime, on smol, on async-std and on `futures::executor` without a
 //! change, and produces the same result on each.
 //!
 //! ```text
@@ -94,8 +94,8 @@ fn yield_now() -> impl Future<Output = ()> {
 const USAGE: &str = "\
 Usage: swap_runtimes
 
-Runs one worker pool on tokio, async-std and futures::executor and checks
-that all three produce the same report. Takes no options.";
+Runs one worker pool on tokio, smol, async-std and futures::executor and
+checks that all four produce the same report. Takes no options.";
 
 fn main() -> ExitCode {
     if let Some(arg) = std::env::args().nth(1) {
@@ -111,11 +111,13 @@ fn main() -> ExitCode {
         .build()
         .expect("failed to build the tokio runtime")
         .block_on(worker_pool(JOBS, LIMIT));
+    let on_smol = smol::block_on(worker_pool(JOBS, LIMIT));
     let on_async_std = async_std::task::block_on(worker_pool(JOBS, LIMIT));
     let on_futures = futures::executor::block_on(worker_pool(JOBS, LIMIT));
 
     let runs = [
         ("tokio", &on_tokio),
+        ("smol", &on_smol),
         ("async-std", &on_async_std),
         ("futures::executor", &on_futures),
     ];
@@ -138,7 +140,7 @@ fn main() -> ExitCode {
         }
     }
     if ok {
-        println!("ok: identical results on all three executors");
+        println!("ok: identical results on all four executors");
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -324,6 +324,27 @@ fn async_std_timeout_cancellation_conserves_permits() {
     });
 }
 
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "smol's reactor needs timerfd_create, which Miri does not support"
+)]
+fn smol_timeout_cancellation_conserves_permits() {
+    on_runtimes(&[Kind::Smol], |_rt| async {
+        let sem = Arc::new(Semaphore::new(3));
+        let held = sem.try_acquire_many(2).unwrap();
+        let timer = async {
+            smol::Timer::after(Duration::from_millis(10)).await;
+            None
+        };
+        let res = smol::future::or(async { Some(sem.acquire_many(3).await) }, timer).await;
+        assert!(res.is_none());
+        assert_eq!((sem.available_permits(), sem.waiters()), (1, 0));
+        drop(held);
+        assert_eq!(sem.available_permits(), 3);
+    });
+}
+
 /// Many tasks acquire random weights under short timeouts while others hold
 /// and release: cancellations race grants. No more permits than exist are
 /// ever in use, and in the end every permit is back and nobody waits.

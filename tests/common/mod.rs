@@ -53,6 +53,9 @@ pub enum Kind {
     TokioCurrentThread,
     TokioMultiThread,
     AsyncStd,
+    /// `smol::block_on` for the body; spawned tasks run on smol's global
+    /// executor.
+    Smol,
     /// `futures::executor::block_on` for the body; every spawned task gets
     /// its own thread running `futures::executor::block_on`.
     FuturesExecutor,
@@ -65,12 +68,13 @@ impl Kind {
         Kind::TokioCurrentThread,
         Kind::TokioMultiThread,
         Kind::AsyncStd,
+        Kind::Smol,
         Kind::FuturesExecutor,
     ];
 
-    /// The runtimes [`on_all_runtimes`] uses. Under Miri, async-std is left
-    /// out: its reactor (async-io) calls `timerfd_create`, which Miri does not
-    /// implement. Both tokio runtimes (epoll-based I/O and time drivers) and
+    /// The runtimes [`on_all_runtimes`] uses. Under Miri, async-std and smol
+    /// are left out: their reactor (async-io) calls `timerfd_create`, which
+    /// Miri does not implement. Both tokio runtimes (epoll-based I/O and time drivers) and
     /// the futures executor (plain threads) run under Miri.
     #[cfg(miri)]
     pub const ALL: &'static [Kind] = &[
@@ -84,6 +88,7 @@ impl Kind {
             Kind::TokioCurrentThread => "tokio-current-thread",
             Kind::TokioMultiThread => "tokio-multi-thread",
             Kind::AsyncStd => "async-std",
+            Kind::Smol => "smol",
             Kind::FuturesExecutor => "futures-executor",
         }
     }
@@ -144,6 +149,7 @@ impl Rt {
             Kind::AsyncStd => {
                 drop(async_std::task::spawn(task));
             }
+            Kind::Smol => smol::spawn(task).detach(),
             Kind::FuturesExecutor => {
                 std::thread::Builder::new()
                     .name("futures-executor-task".into())
@@ -168,6 +174,7 @@ impl Rt {
         match self.kind {
             Kind::TokioCurrentThread | Kind::TokioMultiThread => tokio::time::sleep(duration).await,
             Kind::AsyncStd => async_std::task::sleep(duration).await,
+            Kind::Smol => drop(smol::Timer::after(duration).await),
             Kind::FuturesExecutor => ThreadSleep::new(duration).await,
         }
     }
@@ -181,6 +188,13 @@ impl Rt {
                 tokio::time::timeout(duration, fut).await.ok()
             }
             Kind::AsyncStd => async_std::future::timeout(duration, fut).await.ok(),
+            Kind::Smol => {
+                let timer = async {
+                    smol::Timer::after(duration).await;
+                    None
+                };
+                smol::future::or(async { Some(fut.await) }, timer).await
+            }
             Kind::FuturesExecutor => {
                 let fut = std::pin::pin!(fut);
                 match futures::future::select(fut, ThreadSleep::new(duration)).await {
@@ -303,6 +317,7 @@ where
             runtime.shutdown_background();
         }
         Kind::AsyncStd => async_std::task::block_on(body(rt)),
+        Kind::Smol => smol::block_on(body(rt)),
         Kind::FuturesExecutor => futures::executor::block_on(body(rt)),
     }
 }
