@@ -18,17 +18,49 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 #[cfg(not(loom))]
 pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
     let mut future = pin!(future);
-    // Only during thread teardown is the cached parker gone.
-    match PARKER.try_with(|parker| parker.block_on(future.as_mut(), deadline)) {
-        Ok(output) => output,
-        Err(_) => Parker::new().block_on(future, deadline),
+    let cached = PARKER.try_with(|cached| {
+        // A blocking call made inside a waker or a `Drop` that runs during
+        // another blocking call on this thread must not touch the outer
+        // call's parker: it would clear the outer call's wake-up.
+        if cached.in_use.replace(true) {
+            return None;
+        }
+        let _release = ReleaseOnExit(&cached.in_use);
+        Some(cached.parker.block_on(future.as_mut(), deadline))
+    });
+    match cached {
+        Ok(Some(output)) => output,
+        // Nested, or during thread teardown (the cached parker is gone).
+        Ok(None) | Err(_) => Parker::new().block_on(future, deadline),
     }
 }
 
 #[cfg(not(loom))]
 thread_local! {
     // One parker per thread, so a blocking call does not allocate.
-    static PARKER: Parker = Parker::new();
+    static PARKER: CachedParker = CachedParker {
+        parker: Parker::new(),
+        in_use: core::cell::Cell::new(false),
+    };
+}
+
+/// The thread's parker, and whether a blocking call on this thread is
+/// using it.
+#[cfg(not(loom))]
+struct CachedParker {
+    parker: Parker,
+    in_use: core::cell::Cell<bool>,
+}
+
+/// Marks the cached parker free again, also when the future panics.
+#[cfg(not(loom))]
+struct ReleaseOnExit<'a>(&'a core::cell::Cell<bool>);
+
+#[cfg(not(loom))]
+impl Drop for ReleaseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 /// Parks a thread between polls. Its waker sets `woken` before it unparks

@@ -351,19 +351,34 @@ impl RawSemaphore {
     /// A later poll of a linked node: done if granted, else refresh the waker.
     #[cold]
     fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<()> {
-        let queue = self.queue.lock();
-        if node.status() == GRANTED {
-            return Poll::Ready(());
+        let mut queue = self.queue.lock();
+        let mut fresh = None;
+        loop {
+            if node.status() == GRANTED {
+                drop(queue);
+                drop(fresh);
+                return Poll::Ready(());
+            }
+            // SAFETY: the node is linked (not GRANTED, and only its owner,
+            // us, unlinks it otherwise) and the lock is held.
+            let slot = unsafe { &mut *node.waker.get() };
+            // Whichever waker is left over is dropped after unlocking.
+            let stale = if matches!(slot, Some(waker) if waker.will_wake(cx.waker())) {
+                fresh.take()
+            } else if let Some(fresh) = fresh.take() {
+                slot.replace(fresh)
+            } else {
+                // Wakers are never cloned under the lock: a clone may call
+                // back into this semaphore.
+                drop(queue);
+                fresh = Some(cx.waker().clone());
+                queue = self.queue.lock();
+                continue;
+            };
+            drop(queue);
+            drop(stale);
+            return Poll::Pending;
         }
-        // SAFETY: the node is linked and the lock is held.
-        let slot = unsafe { &mut *node.waker.get() };
-        let stale = match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => slot.replace(cx.waker().clone()),
-        };
-        drop(queue);
-        drop(stale);
-        Poll::Pending
     }
 
     /// Cancels the acquire of `n` permits whose node is `node`, passing on

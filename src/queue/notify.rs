@@ -16,6 +16,7 @@
 //! notification is reported exactly once.
 
 use core::fmt;
+use core::mem;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
@@ -125,6 +126,17 @@ impl<S> RawNotify<S> {
     fn release_all<'a>(&'a self, mut inner: MutexGuard<'a, Inner<S>>, wake: &mut WakeBatch) {
         inner.epoch = inner.epoch.wrapping_add(1);
         let epoch = inner.epoch;
+        self.release_older(inner, epoch, wake);
+    }
+
+    /// Releases the waiters that arrived before `epoch`. Unlocks before
+    /// returning.
+    fn release_older<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner<S>>,
+        epoch: usize,
+        wake: &mut WakeBatch,
+    ) {
         while let Some(head) = inner.list.front() {
             // SAFETY: `head` is linked, so live, and the lock is held.
             let arrived = unsafe { *head.as_ref().remaining.get() };
@@ -134,7 +146,12 @@ impl<S> RawNotify<S> {
             }
             if wake.is_full() {
                 drop(inner);
+                // Should a waker panic, the chosen waiters still queued are
+                // released all the same: `notify_one` skips them, so
+                // nobody else ever would.
+                let finish = ReleaseOlderOnUnwind { line: self, epoch };
                 wake.wake_all();
+                mem::forget(finish);
                 inner = self.inner.lock();
                 continue;
             }
@@ -174,20 +191,35 @@ impl<S: WaitState> RawNotify<S> {
             IDLE => return self.arrive(node, cx, arrive),
             _ => {}
         }
-        let inner = self.inner.lock();
-        if node.status() == GRANTED {
-            node.status.store(IDLE, Ordering::Relaxed);
-            return Poll::Ready(false);
+        let mut inner = self.inner.lock();
+        let mut fresh = None;
+        loop {
+            if node.status() == GRANTED {
+                node.status.store(IDLE, Ordering::Relaxed);
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(false);
+            }
+            // SAFETY: the node is linked (not GRANTED, and only its owner,
+            // us, unlinks it otherwise) and the lock is held.
+            let slot = unsafe { &mut *node.waker.get() };
+            // Whichever waker is left over is dropped after unlocking.
+            let stale = if matches!(slot, Some(waker) if waker.will_wake(cx.waker())) {
+                fresh.take()
+            } else if let Some(fresh) = fresh.take() {
+                slot.replace(fresh)
+            } else {
+                // Wakers are never cloned under the lock: a clone may call
+                // back into this line.
+                drop(inner);
+                fresh = Some(cx.waker().clone());
+                inner = self.inner.lock();
+                continue;
+            };
+            drop(inner);
+            drop(stale);
+            return Poll::Pending;
         }
-        // SAFETY: the node is linked and the lock is held.
-        let slot = unsafe { &mut *node.waker.get() };
-        let stale = match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => slot.replace(cx.waker().clone()),
-        };
-        drop(inner);
-        drop(stale);
-        Poll::Pending
     }
 
     fn arrive(
@@ -196,12 +228,21 @@ impl<S: WaitState> RawNotify<S> {
         cx: &mut Context<'_>,
         arrive: impl FnOnce(&mut S) -> Arrival,
     ) -> Poll<bool> {
+        // Cloned before locking, so a clone that calls back into this line
+        // cannot deadlock, and one that panics leaves nothing half done
+        // (such as an arrival counted for a waiter never queued).
+        let waker = cx.waker().clone();
         let mut wake = WakeBatch::new();
         let mut inner = self.inner.lock();
         match arrive(&mut inner.state) {
-            Arrival::Pass => return Poll::Ready(true),
+            Arrival::Pass => {
+                drop(inner);
+                drop(waker);
+                return Poll::Ready(true);
+            }
             Arrival::PassAndReleaseAll => {
                 self.release_all(inner, &mut wake);
+                drop(waker);
                 return Poll::Ready(true);
             }
             Arrival::Wait => {}
@@ -210,7 +251,7 @@ impl<S: WaitState> RawNotify<S> {
         // it; from `push_back` on, the lock we hold guards these fields.
         unsafe {
             *node.remaining.get() = inner.epoch;
-            *node.waker.get() = Some(cx.waker().clone());
+            *node.waker.get() = Some(waker);
         }
         node.status.store(WAITING, Ordering::Relaxed);
         // SAFETY: the node is pinned and unlinked; `RawWait`'s drop unlinks
@@ -249,6 +290,20 @@ impl<S: WaitState> RawNotify<S> {
         drop(inner);
         drop(stale);
         false
+    }
+}
+
+/// Finishes a release-all whose wake batch panicked.
+struct ReleaseOlderOnUnwind<'a, S> {
+    line: &'a RawNotify<S>,
+    epoch: usize,
+}
+
+impl<S> Drop for ReleaseOlderOnUnwind<'_, S> {
+    fn drop(&mut self) {
+        let mut wake = WakeBatch::new();
+        self.line
+            .release_older(self.line.inner.lock(), self.epoch, &mut wake);
     }
 }
 
