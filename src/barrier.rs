@@ -58,7 +58,15 @@ impl WaitState for Arrived {
 impl Barrier {
     crate::sync::const_fn! {
         /// Creates a barrier for `n` parties. `n == 0` behaves like `1`:
-        /// every wait returns at once, as its generation's leader.
+        /// every wait returns at once, as its generation's leader. `const`,
+        /// so a barrier can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Barrier;
+        ///
+        /// static START: Barrier = Barrier::new(1);
+        /// assert!(START.wait_blocking().is_leader());
+        /// ```
         pub const fn new(n: usize) -> Barrier {
             Barrier {
                 parties: if n == 0 { 1 } else { n },
@@ -88,7 +96,27 @@ impl Barrier {
         }
     }
 
-    /// Blocks the current thread until `n` parties have arrived.
+    /// Blocks the current thread until `n` parties have arrived; threads
+    /// and async tasks can meet at the same barrier.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// other parties is a deadlock; on a multi-threaded one it takes a
+    /// worker away until they arrive. From async code use
+    /// [`wait`](Self::wait).
+    ///
+    /// ```
+    /// use fairsync::Barrier;
+    /// use std::sync::Arc;
+    ///
+    /// let barrier = Arc::new(Barrier::new(2));
+    /// let thread = {
+    ///     let barrier = Arc::clone(&barrier);
+    ///     std::thread::spawn(move || barrier.wait_blocking())
+    /// };
+    /// let task = futures::executor::block_on(barrier.wait());
+    /// assert!(task.is_leader() != thread.join().unwrap().is_leader());
+    /// ```
     pub fn wait_blocking(&self) -> BarrierWaitResult {
         wait_forever(self.wait())
     }

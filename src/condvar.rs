@@ -58,7 +58,15 @@ pub struct Condvar {
 
 impl Condvar {
     crate::sync::const_fn! {
-        /// Creates a condition variable with nobody waiting.
+        /// Creates a condition variable with nobody waiting. `const`, so a
+        /// condition variable can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Condvar;
+        ///
+        /// static CHANGED: Condvar = Condvar::new();
+        /// CHANGED.notify_all(); // nobody waits: no effect
+        /// ```
         pub const fn new() -> Condvar {
             Condvar {
                 waiters: RawNotify::new(()),
@@ -71,6 +79,25 @@ impl Condvar {
     ///
     /// The wait joins the line on the first poll, before the mutex is
     /// unlocked. Dropping the future before that only drops `guard`.
+    ///
+    /// ```
+    /// use fairsync::{Condvar, Mutex};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let (state, changed) = (Mutex::new("starting"), Condvar::new());
+    /// let waiter = async {
+    ///     let mut guard = state.lock().await;
+    ///     while *guard != "running" {
+    ///         guard = changed.wait(guard).await;
+    ///     }
+    /// };
+    /// let starter = async {
+    ///     *state.lock().await = "running";
+    ///     changed.notify_one();
+    /// };
+    /// futures::join!(waiter, starter);
+    /// # });
+    /// ```
     pub fn wait<'a, 'b, T: ?Sized>(&'b self, guard: MutexGuard<'a, T>) -> CondvarWait<'a, 'b, T> {
         CondvarWait {
             mutex: MutexGuard::mutex(&guard),
@@ -117,12 +144,43 @@ impl Condvar {
         }
     }
 
-    /// Blocks the current thread in [`wait`](Self::wait).
+    /// Blocks the current thread in [`wait`](Self::wait): unlocks, waits
+    /// for a notification in the same line as async waiters, re-locks.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could notify
+    /// is a deadlock; on a multi-threaded one it takes a worker away until
+    /// the notification. From async code use [`wait`](Self::wait).
+    ///
+    /// ```
+    /// use fairsync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let waiter = {
+    ///     let pair = Arc::clone(&pair);
+    ///     std::thread::spawn(move || {
+    ///         let (done, changed) = &*pair;
+    ///         let mut done_guard = done.lock_blocking();
+    ///         while !*done_guard {
+    ///             done_guard = changed.wait_blocking(done_guard);
+    ///         }
+    ///     })
+    /// };
+    /// *pair.0.lock_blocking() = true;
+    /// pair.1.notify_one();
+    /// waiter.join().unwrap();
+    /// ```
     pub fn wait_blocking<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         wait_forever(self.wait(guard))
     }
 
     /// Blocks the current thread in [`wait_while`](Self::wait_while).
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could notify
+    /// is a deadlock; on a multi-threaded one it takes a worker away until
+    /// the notification. From async code use [`wait`](Self::wait).
     pub fn wait_while_blocking<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -136,7 +194,13 @@ impl Condvar {
     /// whether the time ran out before a notification arrived.
     ///
     /// Re-locking the mutex is not limited by `timeout`. `Duration::ZERO`
-    /// returns at once, timed out, without unlocking.
+    /// returns at once, timed out, without unlocking; `Duration::MAX` waits
+    /// without a deadline.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could notify
+    /// is a deadlock; on a multi-threaded one it takes a worker away until
+    /// the notification. From async code use [`wait`](Self::wait).
     ///
     /// ```
     /// use fairsync::{Condvar, Mutex};
@@ -146,6 +210,7 @@ impl Condvar {
     /// let (_guard, result) = condvar.wait_blocking_timeout(mutex.lock_blocking(), Duration::from_millis(1));
     /// assert!(result.timed_out());
     /// ```
+    #[doc(alias = "wait_timeout")]
     pub fn wait_blocking_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -162,12 +227,48 @@ impl Condvar {
         (wait_forever(wait), WaitTimeoutResult(!notified))
     }
 
-    /// Releases the oldest waiter, if any.
+    /// Releases the oldest waiter, if any. A notification with nobody
+    /// waiting has no effect (it is not stored for a later wait).
+    ///
+    /// ```
+    /// use fairsync::{Condvar, Mutex};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let (jobs, added) = (Mutex::new(Vec::new()), Condvar::new());
+    /// let (job, ()) = futures::join!(
+    ///     async { added.wait_while(jobs.lock().await, |jobs| jobs.is_empty()).await.pop() },
+    ///     async {
+    ///         jobs.lock().await.push(1);
+    ///         added.notify_one();
+    ///     },
+    /// );
+    /// assert_eq!(job, Some(1));
+    /// # });
+    /// ```
+    #[doc(alias = "signal")]
     pub fn notify_one(&self) {
         self.waiters.notify_one();
     }
 
-    /// Releases every waiter queued now.
+    /// Releases every waiter queued now; waits that start later wait for
+    /// the next notification. A waker that panics while they are woken does
+    /// not strand the others: all are released, then the panic reaches the
+    /// caller.
+    ///
+    /// ```
+    /// use fairsync::{Condvar, Mutex};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let (open, changed) = (Mutex::new(false), Condvar::new());
+    /// let gate = || async { drop(changed.wait_while(open.lock().await, |open| !*open).await) };
+    /// futures::join!(gate(), gate(), async {
+    ///     *open.lock().await = true;
+    ///     changed.notify_all();
+    /// });
+    /// # });
+    /// ```
+    #[doc(alias = "broadcast")]
+    #[doc(alias = "notify_waiters")]
     pub fn notify_all(&self) {
         self.waiters.notify_all_with(|()| {});
     }

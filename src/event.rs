@@ -47,7 +47,15 @@ pub struct Event {
 
 impl Event {
     crate::sync::const_fn! {
-        /// Creates an unset event.
+        /// Creates an unset event. `const`, so an event can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Event;
+        ///
+        /// static SHUTDOWN: Event = Event::new();
+        /// assert!(!SHUTDOWN.is_set());
+        /// ```
+        #[doc(alias = "const_new")]
         pub const fn new() -> Event {
             Event {
                 set: AtomicBool::new(false),
@@ -58,6 +66,24 @@ impl Event {
 
     /// Sets the flag and releases every waiter queued now. Later waits
     /// return at once until [`clear`](Self::clear).
+    ///
+    /// A waker that panics while the waiters are woken does not strand the
+    /// others: every queued waiter is released, then the panic reaches the
+    /// caller of `set`.
+    ///
+    /// ```
+    /// use fairsync::Event;
+    ///
+    /// let loaded = Event::new();
+    /// futures::executor::block_on(async {
+    ///     let ((), ()) = futures::join!(
+    ///         loaded.wait(), // polled first: queues
+    ///         async { loaded.set() }, // releases it
+    ///     );
+    /// });
+    /// assert!(loaded.is_set());
+    /// ```
+    #[doc(alias = "notify_waiters")]
     pub fn set(&self) {
         // Under the line's lock, so a waiter either sees the flag or is
         // queued in time to be released.
@@ -66,12 +92,32 @@ impl Event {
     }
 
     /// Unsets the flag. Waiters already released by [`set`](Self::set)
-    /// still complete.
+    /// still complete; later waits queue again.
+    ///
+    /// ```
+    /// use fairsync::Event;
+    /// use std::time::Duration;
+    ///
+    /// let event = Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.wait_blocking_timeout(Duration::ZERO));
+    /// ```
+    #[doc(alias = "reset")]
     pub fn clear(&self) {
         self.set.store(false, Ordering::Release);
     }
 
-    /// Whether the flag is set.
+    /// Whether the flag is set. Never blocks.
+    ///
+    /// ```
+    /// use fairsync::Event;
+    ///
+    /// let event = Event::new();
+    /// assert!(!event.is_set());
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
         self.set.load(Ordering::Acquire)
@@ -80,6 +126,26 @@ impl Event {
     /// Waits until the flag is set; ready at once if it already is.
     ///
     /// Cancel safe: dropping the future only gives up this wait.
+    ///
+    /// ```
+    /// use fairsync::Event;
+    /// use std::sync::Arc;
+    ///
+    /// let config_ready = Arc::new(Event::new());
+    /// let reader = {
+    ///     let config_ready = Arc::clone(&config_ready);
+    ///     std::thread::spawn(move || {
+    ///         futures::executor::block_on(async {
+    ///             config_ready.wait().await;
+    ///             "read the config"
+    ///         })
+    ///     })
+    /// };
+    /// config_ready.set();
+    /// assert_eq!(reader.join().unwrap(), "read the config");
+    /// ```
+    #[doc(alias = "notified")]
+    #[doc(alias = "listen")]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             event: self,
@@ -88,14 +154,44 @@ impl Event {
         }
     }
 
-    /// Blocks the current thread until the flag is set.
+    /// Blocks the current thread until the flag is set, in the same line
+    /// as async waiters.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could set the
+    /// event is a deadlock; on a multi-threaded one it takes a worker away
+    /// until then. From async code use [`wait`](Self::wait).
+    ///
+    /// ```
+    /// use fairsync::Event;
+    ///
+    /// let event = Event::new();
+    /// event.set();
+    /// event.wait_blocking(); // set: returns at once
+    /// ```
     pub fn wait_blocking(&self) {
         wait_forever(self.wait());
     }
 
     /// Blocks the current thread for at most `timeout` until the flag is
     /// set. Returns whether it was set (`false`: the time ran out).
-    /// `Duration::ZERO` only checks the flag.
+    /// `Duration::ZERO` only checks the flag; `Duration::MAX` waits without
+    /// a deadline.
+    ///
+    /// **Blocks**, like [`wait_blocking`](Self::wait_blocking): not on an
+    /// executor thread. From async code, run [`wait`](Self::wait) under
+    /// your runtime's timeout.
+    ///
+    /// ```
+    /// use fairsync::Event;
+    /// use std::time::Duration;
+    ///
+    /// let event = Event::new();
+    /// assert!(!event.wait_blocking_timeout(Duration::from_millis(5)));
+    /// event.set();
+    /// assert!(event.wait_blocking_timeout(Duration::from_millis(5)));
+    /// ```
+    #[doc(alias = "wait_timeout")]
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> bool {
         if timeout.is_zero() {
             return self.is_set();
