@@ -312,3 +312,48 @@ fn granted_waiter_no_longer_counts_as_a_waiter() {
         assert_all_returned(&sem, 1);
     });
 }
+
+/// 14. A re-poll with a different waker clones it outside the queue's lock
+///     (a clone may call back into the primitive), so a release can grant
+///     the waiter between the two lock sections of that poll. Then the poll
+///     completes; if it returns `Pending` instead, the new waker is stored
+///     and is the one woken. No waker is leaked or dropped twice.
+#[test]
+fn repoll_with_a_new_waker_racing_release_loses_no_wakeup() {
+    struct Flag(StdAtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, StdOrdering::SeqCst);
+        }
+    }
+
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire_owned().expect("one permit");
+        let first = WakerCount::new();
+        let mut acquire = Box::pin(Arc::clone(&sem).acquire_owned());
+        assert!(poll_with(acquire.as_mut(), &first.waker()).is_pending());
+
+        let releaser = thread::spawn(move || drop(held));
+        let flag = Arc::new(Flag(StdAtomicBool::new(false)));
+        let second = Waker::from(Arc::clone(&flag));
+        let repolled = poll_with(acquire.as_mut(), &second);
+        drop(second);
+        releaser.join().unwrap();
+        let permit = match repolled {
+            Poll::Ready(permit) => permit,
+            Poll::Pending => {
+                assert!(
+                    flag.0.load(StdOrdering::SeqCst),
+                    "granted after the re-poll, but the new waker was not woken"
+                );
+                expect_ready(acquire.as_mut(), "woken but not granted")
+            }
+        };
+        drop(permit);
+        drop(acquire);
+        first.assert_balanced();
+        assert_all_returned(&sem, 1);
+    });
+}
