@@ -154,6 +154,16 @@ assert_not_send!(CondvarWait<'static, 'static, SyncNotSend>);
 assert_not_send!(CondvarWaitWhile<'static, 'static, Rc<u8>, fn(&mut Rc<u8>) -> bool>);
 assert_not_send!(CondvarWaitWhile<'static, 'static, u8, Box<dyn FnMut(&mut u8) -> bool>>);
 
+// The lock accessors of the borrowed RwLock guards need `T: Send`: a read
+// guard is `Send` with `T: Sync` alone, and a write or upgradable guard is
+// `Sync` with `T: Sync` alone, but the `&RwLock<T>` they return outlives the
+// guard, and a `&RwLock<T>` on another thread can take the `T` through a
+// write lock. The exploits are compile-fail doc tests on
+// `RwLockReadGuard::rwlock`, `RwLockWriteGuard::rwlock` and
+// `RwLockUpgradableReadGuard::rwlock`. `MutexGuard::mutex` needs no bound:
+// a `MutexGuard` crosses threads only when `T: Send`, which is exactly when
+// `&Mutex<T>` may. Owned guards cross only when their `Arc` may.
+
 // ------------------------------------------------------------ positive
 
 #[test]
@@ -436,4 +446,29 @@ fn every_public_type_implements_debug() {
     is_debug::<BarrierWaitResult>();
     is_debug::<Event>();
     is_debug::<EventWait<'static>>();
+}
+
+#[test]
+fn lock_accessors_of_guards_work_for_values_that_stay_on_one_thread() {
+    // `Cell` is `Send` but not `Sync`: its guards cannot leave the thread,
+    // so the accessors are available.
+    let lock = RwLock::new(Cell::new(1));
+    {
+        let read = lock.try_read().unwrap();
+        assert!(std::ptr::eq(RwLockReadGuard::rwlock(&read), &lock));
+    }
+    {
+        let upgradable = lock.try_upgradable_read().unwrap();
+        assert!(std::ptr::eq(
+            RwLockUpgradableReadGuard::rwlock(&upgradable),
+            &lock
+        ));
+    }
+    let write = lock.try_write().unwrap();
+    assert!(std::ptr::eq(RwLockWriteGuard::rwlock(&write), &lock));
+    drop(write);
+
+    let mutex = Mutex::new(Rc::new(1));
+    let guard = mutex.try_lock().unwrap();
+    assert!(std::ptr::eq(MutexGuard::mutex(&guard), &mutex));
 }

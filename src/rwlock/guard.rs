@@ -124,7 +124,37 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     }
 
     /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`. A read guard may move to another thread when `T` is
+    /// only `Sync`, but the `&RwLock<T>` it returns outlives the guard and
+    /// could take write access there, and with it the `T` itself: a
+    /// `&RwLock<T>` may only reach another thread when `T: Send + Sync`.
+    /// For a `T` that is not `Sync` the guard stays on its thread, so the
+    /// bound costs nothing there.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockReadGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// // `Sync` but not `Send`: must be unlocked on the thread that locked it.
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let read = lock.try_read().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || {
+    ///         let lock = RwLockReadGuard::rwlock(&read); // error: not `Send`
+    ///         drop(read);
+    ///         drop(lock.write_blocking().take()); // would unlock `STD` here
+    ///     });
+    /// });
+    /// ```
+    ///
+    /// The guard is invariant in `T`, because it hands this `&RwLock<T>`
+    /// back; [`map`](Self::map) gives a guard that is covariant.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 }
@@ -199,7 +229,29 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     }
 
     /// The lock this guard writes.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`, for the reason given at
+    /// [`RwLockReadGuard::rwlock`]: a write guard is `Sync` when `T` is, and
+    /// the returned reference outlives the guard.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let write = lock.try_write().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let lock = RwLockWriteGuard::rwlock(&write); // error: not `Send`
+    ///         let _ = lock.try_read();
+    ///     });
+    /// });
+    /// ```
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 }
@@ -263,7 +315,29 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     }
 
     /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`, for the reason given at
+    /// [`RwLockReadGuard::rwlock`]: an upgradable guard is `Sync` when `T`
+    /// is, and the returned reference outlives the guard.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let read = lock.try_upgradable_read().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let lock = RwLockUpgradableReadGuard::rwlock(&read); // error: not `Send`
+    ///         let _ = lock.try_read();
+    ///     });
+    /// });
+    /// ```
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 
