@@ -186,8 +186,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // The new guard owns the kept read before the release runs wakers:
+        // should one panic, the unwind drops the guard and frees the read.
+        let read = RwLockReadGuard::new(lock);
         lock.raw.release(WRITE - READ);
-        RwLockReadGuard::new(lock)
+        read
     }
 
     /// Turns write access into upgradable read access without unlocking,
@@ -195,8 +198,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade_to_upgradable(this: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // Owned before any waker runs, as in `downgrade`.
+        let upgradable = RwLockUpgradableReadGuard::new(lock);
         lock.raw.release(WRITE - UPGRADABLE);
-        RwLockUpgradableReadGuard::new(lock)
+        upgradable
     }
 
     /// Narrows the guard to a part of the value, keeping the write lock.
@@ -310,8 +315,10 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // Owned before any waker runs, as in `RwLockWriteGuard::downgrade`.
+        let read = RwLockReadGuard::new(lock);
         lock.raw.release(UPGRADABLE - READ);
-        RwLockReadGuard::new(lock)
+        read
     }
 
     /// The lock this guard reads.
