@@ -58,9 +58,11 @@ pub use mutex::{
     OwnedMutexGuard,
 };
 pub use rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
-    RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned, RwLockUpgradableRead,
-    RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
+    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
 };
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 

@@ -5,7 +5,6 @@ use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::sync::Arc;
 
 use super::{RwLock, RwLockUpgrade, READ, UPGRADABLE, WRITE};
 use crate::queue::{RawAcquire, RawSemaphore};
@@ -32,20 +31,6 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
-}
-
-/// Read access to an `Arc<RwLock<T>>`'s value; dropping it releases the
-/// read lock.
-#[must_use = "dropping a guard releases the lock at once"]
-pub struct OwnedRwLockReadGuard<T: ?Sized> {
-    lock: Arc<RwLock<T>>,
-}
-
-/// Write access to an `Arc<RwLock<T>>`'s value; dropping it releases the
-/// write lock.
-#[must_use = "dropping a guard releases the lock at once"]
-pub struct OwnedRwLockWriteGuard<T: ?Sized> {
-    lock: Arc<RwLock<T>>,
 }
 
 /// An [`RwLockReadGuard`] narrowed by [`RwLockReadGuard::map`] to a part
@@ -121,6 +106,37 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged. If `f` panics, the
+    /// read lock is released as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::new(vec![1, 2]);
+    /// let read = lock.try_read().unwrap();
+    /// let read = RwLockReadGuard::try_map(read, |v| v.get(5)).unwrap_err();
+    /// let first = RwLockReadGuard::try_map(read, |v| v.first()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// ```
+    #[doc(alias = "filter_map")]
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U>, Self> {
+        let value = match f(&*this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        Ok(MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 
     /// The lock this guard reads.
@@ -231,6 +247,27 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged. If `f` panics, the
+    /// write lock is released as the guard drops.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U>, Self> {
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        Ok(MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 
     /// The lock this guard writes.
@@ -356,30 +393,6 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> OwnedRwLockReadGuard<T> {
-    /// Wraps a lock whose read access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
-        Self { lock }
-    }
-
-    /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
-}
-
-impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
-    /// Wraps a lock whose write access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
-        Self { lock }
-    }
-
-    /// The lock this guard writes.
-    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
-}
-
 impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
     /// Narrows the guard further, keeping the read lock.
     pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&U) -> &V) -> MappedRwLockReadGuard<'a, V> {
@@ -391,6 +404,26 @@ impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<V: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&U) -> Option<&V>,
+    ) -> Result<MappedRwLockReadGuard<'a, V>, Self> {
+        let value = match f(&*this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = this.raw;
+        mem::forget(this);
+        Ok(MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 }
 
@@ -408,6 +441,26 @@ impl<'a, U: ?Sized> MappedRwLockWriteGuard<'a, U> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> Option<&mut V>,
+    ) -> Result<MappedRwLockWriteGuard<'a, V>, Self> {
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = this.raw;
+        mem::forget(this);
+        Ok(MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 }
 
@@ -429,9 +482,7 @@ macro_rules! read_access {
 read_access!(
     RwLockReadGuard<'a, T>,
     RwLockWriteGuard<'a, T>,
-    RwLockUpgradableReadGuard<'a, T>,
-    OwnedRwLockReadGuard<T>,
-    OwnedRwLockWriteGuard<T>
+    RwLockUpgradableReadGuard<'a, T>
 );
 
 macro_rules! write_access {
@@ -447,7 +498,7 @@ macro_rules! write_access {
     )*};
 }
 
-write_access!(RwLockWriteGuard<'a, T>, OwnedRwLockWriteGuard<T>);
+write_access!(RwLockWriteGuard<'a, T>);
 
 impl<U: ?Sized> Deref for MappedRwLockReadGuard<'_, U> {
     type Target = U;
@@ -496,8 +547,6 @@ release_on_drop! {
     RwLockReadGuard<'a, T>: READ, g => g.lock.raw;
     RwLockWriteGuard<'a, T>: WRITE, g => g.lock.raw;
     RwLockUpgradableReadGuard<'a, T>: UPGRADABLE, g => g.lock.raw;
-    OwnedRwLockReadGuard<T>: READ, g => g.lock.raw;
-    OwnedRwLockWriteGuard<T>: WRITE, g => g.lock.raw;
     MappedRwLockReadGuard<'a, U>: READ, g => g.raw;
     MappedRwLockWriteGuard<'a, U>: WRITE, g => g.raw;
 }
@@ -506,8 +555,6 @@ format_like_target!(
     RwLockReadGuard<'a, T>,
     RwLockWriteGuard<'a, T>,
     RwLockUpgradableReadGuard<'a, T>,
-    OwnedRwLockReadGuard<T>,
-    OwnedRwLockWriteGuard<T>,
     MappedRwLockReadGuard<'a, U>,
     MappedRwLockWriteGuard<'a, U>
 );
