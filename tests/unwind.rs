@@ -12,7 +12,8 @@ use common::{
     assert_pending, counting_waker, expect_ready, on_all_runtimes, on_every_wake, watchdog,
 };
 use fairsync::{
-    Lock, Mutex, MutexGuard, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+    Lock, Mutex, MutexGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
 };
 use futures::FutureExt;
 
@@ -154,14 +155,14 @@ fn panicking_task_releases_its_guards_to_waiting_tasks() {
     });
 }
 
-/// Downgrades the guard `$take` takes while the waiter `$behind` it lets in
-/// has a waker that panics, with a writer queued behind that waiter. The
-/// kept access must be owned by a guard: the unwind releases it, and the
-/// lock is fully usable afterwards.
+/// Makes `$lock` with `$new`, then downgrades the guard `$take` takes
+/// while the waiter `$behind` it lets in has a waker that panics, with a
+/// writer queued behind that waiter. The kept access must be owned by a
+/// guard: the unwind releases it, and the lock is fully usable afterwards.
 macro_rules! downgrade_with_a_panicking_waiter_in_line {
-    (|$lock:ident| $take:expr, $behind:ident, $downgrade:path) => {
+    ($lock:ident = $new:expr; $take:expr, $behind:ident, $downgrade:path) => {
         watchdog(|| {
-            let $lock = RwLock::new(1);
+            let $lock = $new;
             let held = $take;
             let panicky = on_every_wake(|| panic!("a queued waiter's waker panics"));
             let mut waiter = pin!($lock.$behind());
@@ -187,7 +188,10 @@ macro_rules! downgrade_with_a_panicking_waiter_in_line {
             assert_eq!(writer_wakes.count(), 1, "the writer was handed the lock");
             *expect_ready(writer.as_mut(), &waker, "writer") += 1;
             assert!(!$lock.is_locked());
-            assert_eq!(*$lock.try_write().expect("the lock is usable"), 2);
+            let write = $lock.try_write().expect("the lock is usable");
+            assert_eq!(*write, 2);
+            assert!($lock.try_read().is_none(), "no access was given back twice");
+            drop(write);
             assert_eq!($lock.waiters(), 0);
         })
     };
@@ -196,7 +200,7 @@ macro_rules! downgrade_with_a_panicking_waiter_in_line {
 #[test]
 fn write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     downgrade_with_a_panicking_waiter_in_line!(
-        |lock| lock.try_write().unwrap(),
+        lock = RwLock::new(1); lock.try_write().unwrap(),
         read,
         RwLockWriteGuard::downgrade
     );
@@ -205,7 +209,7 @@ fn write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
 #[test]
 fn downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() {
     downgrade_with_a_panicking_waiter_in_line!(
-        |lock| lock.try_write().unwrap(),
+        lock = RwLock::new(1); lock.try_write().unwrap(),
         read,
         RwLockWriteGuard::downgrade_to_upgradable
     );
@@ -216,8 +220,35 @@ fn upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     // Plain readers share the lock with an upgradable read; another
     // upgradable read is what waits for its downgrade.
     downgrade_with_a_panicking_waiter_in_line!(
-        |lock| lock.try_upgradable_read().unwrap(),
+        lock = RwLock::new(1); lock.try_upgradable_read().unwrap(),
         upgradable_read,
         RwLockUpgradableReadGuard::downgrade
+    );
+}
+
+#[test]
+fn owned_write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_write_owned().unwrap(),
+        read,
+        OwnedRwLockWriteGuard::downgrade
+    );
+}
+
+#[test]
+fn owned_downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_write_owned().unwrap(),
+        read,
+        OwnedRwLockWriteGuard::downgrade_to_upgradable
+    );
+}
+
+#[test]
+fn owned_upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_upgradable_read_owned().unwrap(),
+        upgradable_read,
+        OwnedRwLockUpgradableReadGuard::downgrade
     );
 }
