@@ -554,3 +554,13 @@ fn lock_accessors_of_guards_work_for_values_that_stay_on_one_thread() {
     let guard = mutex.try_lock().unwrap();
     assert!(std::ptr::eq(MutexGuard::mutex(&guard), &mutex));
 }
+
+/// A mapped read guard only hands out `&U`, so unlike `RwLockReadGuard`
+/// (invariant in `T`, because it hands back the `&RwLock<T>`) it may shrink
+/// a lifetime inside `U`. This compiles only while that holds.
+#[allow(dead_code)]
+fn mapped_read_guards_are_covariant<'short>(
+    guard: MappedRwLockReadGuard<'static, &'static str>,
+) -> MappedRwLockReadGuard<'static, &'short str> {
+    guard
+}

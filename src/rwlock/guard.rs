@@ -11,6 +11,10 @@ use crate::queue::{RawAcquire, RawSemaphore};
 
 /// Shared read access to an [`RwLock`]'s value; dropping it releases the
 /// read lock.
+///
+/// The guard is invariant in `T`: it can hand back the `&RwLock<T>` it
+/// reads ([`rwlock`](Self::rwlock)), through which a writer could later
+/// store a `T`. [`map`](Self::map) gives a guard that is covariant.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
