@@ -204,17 +204,31 @@ fn owned_blocking_mutex_waits_in_fifo_order_with_async_waiters() {
 #[test]
 fn owned_blocking_calls_work_on_every_runtime() {
     on_all_runtimes(|rt| async move {
+        let lock = Arc::new(Lock::new());
+        let sem = Arc::new(Semaphore::new(2));
         let mutex = Arc::new(Mutex::new(0));
         let rwlock = Arc::new(RwLock::new(0));
+        let guard = lock.acquire().await;
+        let permits = sem.acquire_many(2).await;
         let held = mutex.lock().await;
         let write = rwlock.write().await;
+        // One thread, one wait after the other, each released by this task.
         let thread = thread::spawn({
+            let (lock, sem) = (Arc::clone(&lock), Arc::clone(&sem));
             let (mutex, rwlock) = (Arc::clone(&mutex), Arc::clone(&rwlock));
             move || {
+                drop(lock.acquire_owned_blocking());
+                drop(sem.acquire_many_owned_blocking(2));
                 *mutex.lock_owned_blocking() += 1;
                 *rwlock.write_owned_blocking() += 1;
             }
         });
+        rt.wait_until("the thread waits for the lock", || lock.waiters() == 1)
+            .await;
+        drop(guard);
+        rt.wait_until("the thread waits for the permits", || sem.waiters() == 1)
+            .await;
+        drop(permits);
         rt.wait_until("the thread waits for the mutex", || mutex.waiters() == 1)
             .await;
         drop(held);
@@ -224,6 +238,8 @@ fn owned_blocking_calls_work_on_every_runtime() {
         rt.wait_until("the thread is done", || thread.is_finished())
             .await;
         thread.join().unwrap();
+        assert!(!lock.is_locked());
+        assert_eq!(sem.available_permits(), 2);
         assert_eq!(*mutex.lock().await, 1);
         assert_eq!(*rwlock.read().await, 1);
     });
