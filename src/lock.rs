@@ -55,7 +55,8 @@ impl HasQueue for Lock {
 
 impl Lock {
     crate::sync::const_fn! {
-        /// Creates an unlocked lock.
+        /// Creates an unlocked lock. `const`, so a lock can be a `static`.
+        #[doc(alias = "const_new")]
         pub const fn new() -> Lock {
             Lock {
                 raw: RawSemaphore::new(1),
@@ -66,6 +67,7 @@ impl Lock {
     /// Waits until the lock is free and this caller is first in line, then
     /// takes it. Cancel safe: dropping the future at any point passes the
     /// lock on if it had already been handed to this caller.
+    #[doc(alias = "lock")]
     #[inline]
     pub fn acquire(&self) -> LockAcquire<'_> {
         LockAcquire {
@@ -74,6 +76,7 @@ impl Lock {
     }
 
     /// Takes the lock if it is free and nobody is waiting for it.
+    #[doc(alias = "try_lock")]
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
         self.raw.try_acquire(1).then(|| LockGuard { lock: self })
@@ -85,6 +88,7 @@ impl Lock {
     /// Calling this on an executor's thread blocks that thread: on a
     /// single-threaded runtime, if the holder needs that thread to make
     /// progress, this deadlocks.
+    #[doc(alias("blocking_lock", "lock_blocking"))]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         self.try_acquire()
             .unwrap_or_else(|| wait_forever(self.acquire()))
@@ -102,15 +106,30 @@ impl Lock {
     }
 
     /// Like [`acquire`](Self::acquire), holding the lock by `Arc` so the
-    /// guard has no lifetime.
+    /// guard has no lifetime and can move into a spawned task. The future
+    /// keeps its own clone of the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(Lock::new());
+    /// let guard = lock.acquire_owned().await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!lock.is_locked());
+    /// # });
+    /// ```
+    #[doc(alias("acquire_arc", "lock_arc", "lock_owned"))]
     #[inline]
-    pub fn acquire_owned(self: Arc<Self>) -> LockAcquireOwned {
+    pub fn acquire_owned(self: &Arc<Self>) -> LockAcquireOwned {
         LockAcquireOwned {
-            inner: RawAcquire::new(self, 1),
+            inner: RawAcquire::new(Arc::clone(self), 1),
         }
     }
 
     /// Like [`try_acquire`](Self::try_acquire), holding the lock by `Arc`.
+    #[doc(alias("try_acquire_arc", "try_lock_arc"))]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
         self.raw.try_acquire(1).then(|| OwnedLockGuard {
@@ -118,11 +137,26 @@ impl Lock {
         })
     }
 
+    /// Like [`acquire_blocking`](Self::acquire_blocking), holding the lock
+    /// by `Arc` so the guard can move to another thread.
+    #[doc(alias("acquire_arc_blocking", "lock_arc_blocking", "blocking_lock_owned"))]
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
+        self.try_acquire_owned()
+            .unwrap_or_else(|| wait_forever(self.acquire_owned()))
+    }
+
     /// Whether someone holds the lock. Stays `true` while ownership passes
     /// from a releasing guard to a waiter.
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.raw.available() == 0
+    }
+
+    /// Callers (async and blocking) queued for the lock and not yet
+    /// handed it.
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
     }
 }
 
@@ -136,7 +170,7 @@ impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lock")
             .field("is_locked", &self.is_locked())
-            .field("waiters", &self.raw.waiters())
+            .field("waiters", &self.waiters())
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! A fair async mutex guarding a value.
 
 mod guard;
+mod owned;
 
 use core::fmt;
 use core::future::Future;
@@ -12,7 +13,8 @@ use std::time::Duration;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
-pub use self::guard::{MappedMutexGuard, MutexGuard, OwnedMutexGuard};
+pub use self::guard::{MappedMutexGuard, MutexGuard};
+pub use self::owned::{OwnedMappedMutexGuard, OwnedMutexGuard};
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
 use crate::semaphore::wait_forever;
@@ -63,7 +65,9 @@ impl<T: ?Sized> HasQueue for Mutex<T> {
 
 impl<T> Mutex<T> {
     crate::sync::const_fn! {
-        /// Creates an unlocked mutex holding `value`.
+        /// Creates an unlocked mutex holding `value`. `const`, so a mutex
+        /// can be a `static`.
+        #[doc(alias = "const_new")]
         pub const fn new(value: T) -> Mutex<T> {
             Mutex {
                 raw: RawSemaphore::new(1),
@@ -130,6 +134,7 @@ impl<T: ?Sized> Mutex<T> {
     /// }
     /// assert_eq!(mutex.lock_blocking().len(), 3);
     /// ```
+    #[doc(alias = "blocking_lock")]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         self.try_lock().unwrap_or_else(|| wait_forever(self.lock()))
     }
@@ -146,20 +151,44 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Like [`lock`](Self::lock), holding the mutex by `Arc` so the guard
-    /// has no lifetime (for example, to move it into a spawned task).
+    /// has no lifetime (for example, to move it into a spawned task). The
+    /// future keeps its own clone of the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Arc::new(Mutex::new(Vec::new()));
+    /// let mut guard = mutex.lock_owned().await;
+    /// let worker = std::thread::spawn(move || guard.push(1));
+    /// worker.join().unwrap();
+    /// assert_eq!(*mutex.lock().await, [1]);
+    /// # });
+    /// ```
+    #[doc(alias = "lock_arc")]
     #[inline]
-    pub fn lock_owned(self: Arc<Self>) -> MutexLockOwned<T> {
+    pub fn lock_owned(self: &Arc<Self>) -> MutexLockOwned<T> {
         MutexLockOwned {
-            inner: RawAcquire::new(self, 1),
+            inner: RawAcquire::new(Arc::clone(self), 1),
         }
     }
 
     /// Like [`try_lock`](Self::try_lock), holding the mutex by `Arc`.
+    #[doc(alias = "try_lock_arc")]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
         self.raw
             .try_acquire(1)
             .then(|| OwnedMutexGuard::new(Arc::clone(self)))
+    }
+
+    /// Like [`lock_blocking`](Self::lock_blocking), holding the mutex by
+    /// `Arc` so the guard can move to another thread.
+    #[doc(alias("lock_arc_blocking", "blocking_lock_owned"))]
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
+        self.try_lock_owned()
+            .unwrap_or_else(|| wait_forever(self.lock_owned()))
     }
 
     /// A mutable reference to the value, without locking: `&mut self`
@@ -173,6 +202,13 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.raw.available() == 0
+    }
+
+    /// Callers (async and blocking) queued for the lock and not yet
+    /// handed it.
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
     }
 }
 

@@ -7,6 +7,7 @@
 //! wait, and consecutive queued readers are admitted together.
 
 mod guard;
+mod owned;
 
 use core::fmt;
 use core::future::Future;
@@ -19,8 +20,12 @@ use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
 pub use self::guard::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
-    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLockReadGuard, RwLockUpgradableReadGuard,
+    RwLockWriteGuard,
+};
+pub use self::owned::{
+    OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard,
+    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockUpgradeOwned,
 };
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
@@ -82,7 +87,9 @@ impl<T: ?Sized> HasQueue for RwLock<T> {
 
 impl<T> RwLock<T> {
     crate::sync::const_fn! {
-        /// Creates an unlocked lock holding `value`.
+        /// Creates an unlocked lock holding `value`. `const`, so a lock can
+        /// be a `static`.
+        #[doc(alias = "const_new")]
         pub const fn new(value: T) -> RwLock<T> {
             RwLock {
                 raw: RawSemaphore::new(WRITE),
@@ -164,17 +171,20 @@ impl<T: ?Sized> RwLock<T> {
     /// Blocks the current thread until it has read access, queueing in the
     /// same FIFO line as async waiters. Blocking an executor's thread can
     /// deadlock it, as for [`Mutex::lock_blocking`](crate::Mutex::lock_blocking).
+    #[doc(alias = "blocking_read")]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
         self.try_read().unwrap_or_else(|| wait_forever(self.read()))
     }
 
     /// Blocks the current thread until it has write access.
+    #[doc(alias = "blocking_write")]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
         self.try_write()
             .unwrap_or_else(|| wait_forever(self.write()))
     }
 
     /// Blocks the current thread until it has upgradable read access.
+    #[doc(alias = "blocking_upgradable_read")]
     pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
         self.try_upgradable_read()
             .unwrap_or_else(|| wait_forever(self.upgradable_read()))
@@ -203,24 +213,67 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Like [`read`](Self::read), holding the lock by `Arc` so the guard
-    /// has no lifetime.
+    /// has no lifetime and can move into a spawned task. The future keeps
+    /// its own clone of the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::RwLock;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(String::from("v1")));
+    /// let read = lock.read_owned().await;
+    /// let reader = std::thread::spawn(move || read.len());
+    /// assert_eq!(reader.join().unwrap(), 2);
+    /// assert!(!lock.is_locked());
+    /// # });
+    /// ```
+    #[doc(alias = "read_arc")]
     #[inline]
-    pub fn read_owned(self: Arc<Self>) -> RwLockReadOwned<T> {
+    pub fn read_owned(self: &Arc<Self>) -> RwLockReadOwned<T> {
         RwLockReadOwned {
-            inner: RawAcquire::new(self, READ),
+            inner: RawAcquire::new(Arc::clone(self), READ),
         }
     }
 
     /// Like [`write`](Self::write), holding the lock by `Arc` so the guard
-    /// has no lifetime.
+    /// has no lifetime. The future keeps its own clone of the `Arc`.
+    #[doc(alias = "write_arc")]
     #[inline]
-    pub fn write_owned(self: Arc<Self>) -> RwLockWriteOwned<T> {
+    pub fn write_owned(self: &Arc<Self>) -> RwLockWriteOwned<T> {
         RwLockWriteOwned {
-            inner: RawAcquire::new(self, WRITE),
+            inner: RawAcquire::new(Arc::clone(self), WRITE),
+        }
+    }
+
+    /// Like [`upgradable_read`](Self::upgradable_read), holding the lock by
+    /// `Arc` so the guard has no lifetime. The future keeps its own clone of
+    /// the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockUpgradableReadGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let cache = Arc::new(RwLock::new(None));
+    /// let entry = cache.upgradable_read_owned().await;
+    /// if entry.is_none() {
+    ///     let mut entry = OwnedRwLockUpgradableReadGuard::upgrade(entry).await;
+    ///     *entry = Some("filled");
+    /// }
+    /// assert_eq!(*cache.read().await, Some("filled"));
+    /// # });
+    /// ```
+    #[doc(alias = "upgradable_read_arc")]
+    #[inline]
+    pub fn upgradable_read_owned(self: &Arc<Self>) -> RwLockUpgradableReadOwned<T> {
+        RwLockUpgradableReadOwned {
+            inner: RawAcquire::new(Arc::clone(self), UPGRADABLE),
         }
     }
 
     /// Like [`try_read`](Self::try_read), holding the lock by `Arc`.
+    #[doc(alias = "try_read_arc")]
     #[inline]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
         self.raw
@@ -229,11 +282,48 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Like [`try_write`](Self::try_write), holding the lock by `Arc`.
+    #[doc(alias = "try_write_arc")]
     #[inline]
     pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
         self.raw
             .try_acquire(WRITE)
             .then(|| OwnedRwLockWriteGuard::new(Arc::clone(self)))
+    }
+
+    /// Like [`try_upgradable_read`](Self::try_upgradable_read), holding the
+    /// lock by `Arc`.
+    #[doc(alias = "try_upgradable_read_arc")]
+    #[inline]
+    pub fn try_upgradable_read_owned(
+        self: &Arc<Self>,
+    ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {
+        self.raw
+            .try_acquire(UPGRADABLE)
+            .then(|| OwnedRwLockUpgradableReadGuard::new(Arc::clone(self)))
+    }
+
+    /// Like [`read_blocking`](Self::read_blocking), holding the lock by
+    /// `Arc` so the guard can move to another thread.
+    #[doc(alias("read_arc_blocking", "blocking_read_owned"))]
+    pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
+        self.try_read_owned()
+            .unwrap_or_else(|| wait_forever(self.read_owned()))
+    }
+
+    /// Like [`write_blocking`](Self::write_blocking), holding the lock by
+    /// `Arc` so the guard can move to another thread.
+    #[doc(alias("write_arc_blocking", "blocking_write_owned"))]
+    pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
+        self.try_write_owned()
+            .unwrap_or_else(|| wait_forever(self.write_owned()))
+    }
+
+    /// Like [`upgradable_read_blocking`](Self::upgradable_read_blocking),
+    /// holding the lock by `Arc` so the guard can move to another thread.
+    #[doc(alias = "upgradable_read_arc_blocking")]
+    pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
+        self.try_upgradable_read_owned()
+            .unwrap_or_else(|| wait_forever(self.upgradable_read_owned()))
     }
 
     /// A mutable reference to the value, without locking: `&mut self`
@@ -323,6 +413,15 @@ pin_project! {
 }
 
 pin_project! {
+    /// The future of [`RwLock::upgradable_read_owned`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RwLockUpgradableReadOwned<T: ?Sized> {
+        #[pin]
+        inner: RawAcquire<Arc<RwLock<T>>>,
+    }
+}
+
+pin_project! {
     /// The future of [`RwLockUpgradableReadGuard::upgrade`].
     ///
     /// Dropping it releases everything it holds: the upgradable read, and
@@ -374,6 +473,7 @@ rwlock_future! {
     RwLockUpgradableRead<'a, T> => RwLockUpgradableReadGuard;
     RwLockReadOwned<T> => OwnedRwLockReadGuard;
     RwLockWriteOwned<T> => OwnedRwLockWriteGuard;
+    RwLockUpgradableReadOwned<T> => OwnedRwLockUpgradableReadGuard;
 }
 
 impl<'a, T: ?Sized> Future for RwLockUpgrade<'a, T> {
