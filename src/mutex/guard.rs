@@ -98,6 +98,15 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// No bound is needed here, unlike [`RwLockReadGuard::rwlock`](crate::RwLockReadGuard::rwlock):
     /// a `MutexGuard` crosses threads only when `T: Send`, and that is when
     /// `&Mutex<T>` may too.
+    ///
+    /// ```
+    /// use fairsync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(0);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(std::ptr::eq(MutexGuard::mutex(&guard), &mutex));
+    /// assert!(MutexGuard::mutex(&guard).is_locked());
+    /// ```
     #[doc(alias = "source")]
     pub fn mutex(this: &Self) -> &'a Mutex<T> {
         this.mutex
@@ -124,6 +133,18 @@ unsafe impl<U: ?Sized + Send + Sync> Sync for MappedMutexGuard<'_, U> {}
 impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     /// Narrows the guard further, keeping the mutex locked. If `f` panics,
     /// the mutex is unlocked as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new((0, vec![1, 2]));
+    /// let list = MutexGuard::map(mutex.try_lock().unwrap(), |pair| &mut pair.1);
+    /// let mut last = MappedMutexGuard::map(list, |list| list.last_mut().unwrap());
+    /// *last = 20;
+    /// assert!(mutex.is_locked()); // still held by `last`
+    /// drop(last);
+    /// assert_eq!(mutex.try_lock().unwrap().1, [1, 20]);
+    /// ```
     pub fn map<V: ?Sized>(
         mut this: Self,
         f: impl FnOnce(&mut U) -> &mut V,

@@ -88,6 +88,18 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     /// Like [`map`](Self::map), for a part that may be missing: when `f`
     /// returns `None`, the guard comes back unchanged, still locked. If `f`
     /// panics, the mutex is unlocked as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{Mutex, OwnedMutexGuard};
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(vec![1, 2]));
+    /// let guard = mutex.try_lock_owned().unwrap();
+    /// let guard = OwnedMutexGuard::try_map(guard, |v| v.get_mut(5)).unwrap_err();
+    /// let mut first = OwnedMutexGuard::try_map(guard, |v| v.first_mut()).unwrap();
+    /// std::thread::spawn(move || *first = 10).join().unwrap();
+    /// assert_eq!(*mutex.try_lock().unwrap(), [10, 2]);
+    /// ```
     #[doc(alias = "filter_map")]
     pub fn try_map<U: ?Sized>(
         mut this: Self,
@@ -105,6 +117,15 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     }
 
     /// The mutex this guard holds.
+    ///
+    /// ```
+    /// use fairsync::{Mutex, OwnedMutexGuard};
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let guard = mutex.try_lock_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedMutexGuard::mutex(&guard), &mutex));
+    /// ```
     #[doc(alias = "source")]
     pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
         &this.locked.0

@@ -32,6 +32,8 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 /// Read access to an [`RwLock`]'s value that can be
 /// [upgraded](Self::upgrade) to write access. It shares the lock with plain
 /// readers but excludes writers and other upgradable reads.
+///
+/// Like [`RwLockReadGuard`], it is invariant in `T`.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -215,6 +217,19 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
     /// Turns write access into upgradable read access without unlocking,
     /// admitting the readers at the head of the line.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let mut write = lock.try_write().unwrap();
+    /// *write = 1;
+    /// let upgradable = RwLockWriteGuard::downgrade_to_upgradable(write);
+    /// assert!(lock.try_read().is_some()); // readers may join
+    /// assert!(lock.try_write().is_none()); // writers may not
+    /// let write = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap();
+    /// assert_eq!(*write, 1);
+    /// ```
     pub fn downgrade_to_upgradable(this: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
@@ -256,6 +271,18 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Like [`map`](Self::map), for a part that may be missing: when `f`
     /// returns `None`, the guard comes back unchanged. If `f` panics, the
     /// write lock is released as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(vec![1, 2]);
+    /// let write = lock.try_write().unwrap();
+    /// let write = RwLockWriteGuard::try_map(write, |v| v.get_mut(5)).unwrap_err();
+    /// let mut last = RwLockWriteGuard::try_map(write, |v| v.last_mut()).unwrap();
+    /// *last = 20;
+    /// drop(last);
+    /// assert_eq!(*lock.try_read().unwrap(), [1, 20]);
+    /// ```
     #[doc(alias = "filter_map")]
     pub fn try_map<U: ?Sized>(
         mut this: Self,
@@ -336,13 +363,56 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         }
     }
 
-    /// Blocks the current thread in [`upgrade`](Self::upgrade).
+    /// Blocks the current thread in [`upgrade`](Self::upgrade) until the
+    /// other readers are gone.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// other readers is a deadlock; on a multi-threaded one it takes a
+    /// worker away until they are gone. A read guard held by this same
+    /// thread never goes away, on any runtime or none. It never panics.
+    /// From async code use [`upgrade`](Self::upgrade).
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let read = lock.read_blocking();
+    /// let writer = {
+    ///     let lock = Arc::clone(&lock);
+    ///     std::thread::spawn(move || {
+    ///         let upgradable = lock.upgradable_read_blocking();
+    ///         *RwLockUpgradableReadGuard::upgrade_blocking(upgradable) += 1;
+    ///     })
+    /// };
+    /// // A waiting upgrade holds back new readers, like a queued writer.
+    /// while lock.try_read().is_some() {
+    ///     std::thread::yield_now();
+    /// }
+    /// drop(read); // the last other reader: the upgrade goes through
+    /// writer.join().unwrap();
+    /// assert_eq!(*lock.read_blocking(), 1);
+    /// ```
+    #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
         crate::semaphore::wait_forever(Self::upgrade(this))
     }
 
     /// Turns this guard into write access if no other reader holds the
     /// lock; otherwise gives it back.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard as Upgradable};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let upgradable = lock.try_upgradable_read().unwrap();
+    /// let read = lock.try_read().unwrap();
+    /// let upgradable = Upgradable::try_upgrade(upgradable).unwrap_err(); // `read`
+    /// drop(read);
+    /// *Upgradable::try_upgrade(upgradable).unwrap() += 1;
+    /// assert_eq!(*lock.try_read().unwrap(), 1);
+    /// ```
     pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
         if this.lock.raw.try_acquire_front(WRITE - UPGRADABLE) {
             Ok(Self::into_write(this))
@@ -353,6 +423,17 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 
     /// Turns this guard into a plain read guard, letting another
     /// upgradable read or the readers behind it in line proceed.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let upgradable = lock.try_upgradable_read().unwrap();
+    /// assert!(lock.try_upgradable_read().is_none());
+    /// let read = RwLockUpgradableReadGuard::downgrade(upgradable);
+    /// assert!(lock.try_upgradable_read().is_some());
+    /// # drop(read);
+    /// ```
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);

@@ -81,6 +81,10 @@ impl<T: ?Sized> Drop for OwnedAccess<T> {
 
 /// Read access to an `Arc<RwLock<T>>`'s value; dropping it releases the
 /// read lock.
+///
+/// Like [`RwLockReadGuard`](crate::RwLockReadGuard), it is invariant in
+/// `T`: it hands back the `Arc<RwLock<T>>` ([`rwlock`](Self::rwlock)).
+/// [`map`](Self::map) gives a guard that is covariant in the part it shows.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct OwnedRwLockReadGuard<T: ?Sized> {
     access: OwnedAccess<T>,
@@ -150,6 +154,18 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
     /// Narrows the guard to a part of the value, keeping the read lock and
     /// the `Arc`. If `f` panics, the read lock is released as the guard
     /// drops.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockReadGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new((1, String::from("one"))));
+    /// let read = lock.try_read_owned().unwrap();
+    /// let name = OwnedRwLockReadGuard::map(read, |pair| &pair.1);
+    /// let len = std::thread::spawn(move || name.len()).join().unwrap();
+    /// assert_eq!(len, 3);
+    /// assert!(!lock.is_locked());
+    /// ```
     pub fn map<U: ?Sized>(
         this: Self,
         f: impl FnOnce(&T) -> &U,
@@ -164,6 +180,17 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
 
     /// Like [`map`](Self::map), for a part that may be missing: when `f`
     /// returns `None`, the guard comes back unchanged.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockReadGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(vec![1, 2]));
+    /// let read = lock.try_read_owned().unwrap();
+    /// let read = OwnedRwLockReadGuard::try_map(read, |v| v.get(5)).unwrap_err();
+    /// let first = OwnedRwLockReadGuard::try_map(read, |v| v.first()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// ```
     #[doc(alias = "filter_map")]
     pub fn try_map<U: ?Sized>(
         this: Self,
@@ -219,6 +246,19 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 
     /// Turns write access into upgradable read access without unlocking,
     /// admitting the readers at the head of the line.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let mut write = lock.try_write_owned().unwrap();
+    /// *write = 1;
+    /// let upgradable = OwnedRwLockWriteGuard::downgrade_to_upgradable(write);
+    /// assert_eq!(*lock.try_read().unwrap(), 1); // readers may join
+    /// assert!(lock.try_write().is_none()); // writers may not
+    /// # drop(upgradable);
+    /// ```
     pub fn downgrade_to_upgradable(mut this: Self) -> OwnedRwLockUpgradableReadGuard<T> {
         this.access.keep(UPGRADABLE);
         OwnedRwLockUpgradableReadGuard {
@@ -229,6 +269,17 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// Narrows the guard to a part of the value, keeping the write lock and
     /// the `Arc`. If `f` panics, the write lock is released as the guard
     /// drops.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new((1, String::new())));
+    /// let write = lock.try_write_owned().unwrap();
+    /// let mut name = OwnedRwLockWriteGuard::map(write, |pair| &mut pair.1);
+    /// std::thread::spawn(move || name.push_str("one")).join().unwrap();
+    /// assert_eq!(lock.try_read().unwrap().1, "one");
+    /// ```
     pub fn map<U: ?Sized>(
         mut this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
@@ -243,6 +294,19 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 
     /// Like [`map`](Self::map), for a part that may be missing: when `f`
     /// returns `None`, the guard comes back unchanged.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(vec![1, 2]));
+    /// let write = lock.try_write_owned().unwrap();
+    /// let write = OwnedRwLockWriteGuard::try_map(write, |v| v.get_mut(5)).unwrap_err();
+    /// let mut last = OwnedRwLockWriteGuard::try_map(write, |v| v.last_mut()).unwrap();
+    /// *last = 20;
+    /// drop(last);
+    /// assert_eq!(*lock.try_read().unwrap(), [1, 20]);
+    /// ```
     #[doc(alias = "filter_map")]
     pub fn try_map<U: ?Sized>(
         mut this: Self,
@@ -305,7 +369,27 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
         }
     }
 
-    /// Blocks the current thread in [`upgrade`](Self::upgrade).
+    /// Blocks the current thread in [`upgrade`](Self::upgrade) until the
+    /// other readers are gone.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// other readers is a deadlock; on a multi-threaded one it takes a
+    /// worker away until they are gone. A read guard held by this same
+    /// thread never goes away, on any runtime or none. It never panics.
+    /// From async code use [`upgrade`](Self::upgrade).
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockUpgradableReadGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(None));
+    /// let entry = lock.upgradable_read_owned_blocking();
+    /// if entry.is_none() {
+    ///     *OwnedRwLockUpgradableReadGuard::upgrade_blocking(entry) = Some(1);
+    /// }
+    /// assert_eq!(*lock.read_blocking(), Some(1));
+    /// ```
     #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(this: Self) -> OwnedRwLockWriteGuard<T> {
         crate::semaphore::wait_forever(Self::upgrade(this))
@@ -313,6 +397,19 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 
     /// Turns this guard into write access if no other reader holds the
     /// lock; otherwise gives it back.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockUpgradableReadGuard as Upgradable, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let upgradable = lock.try_upgradable_read_owned().unwrap();
+    /// let read = lock.try_read().unwrap();
+    /// let upgradable = Upgradable::try_upgrade(upgradable).unwrap_err(); // `read`
+    /// drop(read);
+    /// *Upgradable::try_upgrade(upgradable).unwrap() += 1;
+    /// assert_eq!(*lock.try_read().unwrap(), 1);
+    /// ```
     pub fn try_upgrade(this: Self) -> Result<OwnedRwLockWriteGuard<T>, Self> {
         if this.access.lock.raw.try_acquire_front(WRITE - UPGRADABLE) {
             Ok(into_write(this.access))
@@ -323,6 +420,18 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 
     /// Turns this guard into a plain read guard, letting another
     /// upgradable read or the readers behind it in line proceed.
+    ///
+    /// ```
+    /// use fairsync::{OwnedRwLockUpgradableReadGuard, RwLock};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let upgradable = lock.try_upgradable_read_owned().unwrap();
+    /// assert!(lock.try_upgradable_read().is_none());
+    /// let read = OwnedRwLockUpgradableReadGuard::downgrade(upgradable);
+    /// assert!(lock.try_upgradable_read().is_some());
+    /// # drop(read);
+    /// ```
     pub fn downgrade(mut this: Self) -> OwnedRwLockReadGuard<T> {
         this.access.keep(READ);
         OwnedRwLockReadGuard {
