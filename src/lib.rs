@@ -22,6 +22,20 @@ macro_rules! format_like_target {
             }
         }
     )*};
+    // Owned mapped guards: `T` is the locked value, `U` the part shown.
+    (mapped $($guard:ident<$t:ident, $u:ident>),*) => {$(
+        impl<$t: ?Sized, $u: ?Sized + core::fmt::Debug> core::fmt::Debug for $guard<$t, $u> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$t: ?Sized, $u: ?Sized + core::fmt::Display> core::fmt::Display for $guard<$t, $u> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
 }
 
 mod barrier;
@@ -43,11 +57,16 @@ pub use closable::{
 pub use condvar::{Condvar, CondvarWait, CondvarWaitWhile, WaitTimeoutResult};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockAcquireOwned, LockGuard, OwnedLockGuard};
-pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned, OwnedMutexGuard};
+pub use mutex::{
+    MappedMutexGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned, OwnedMappedMutexGuard,
+    OwnedMutexGuard,
+};
 pub use rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
-    RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned, RwLockUpgradableRead,
-    RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
+    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
 };
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 

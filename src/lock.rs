@@ -55,7 +55,16 @@ impl HasQueue for Lock {
 
 impl Lock {
     crate::sync::const_fn! {
-        /// Creates an unlocked lock.
+        /// Creates an unlocked lock. `const`, so a lock can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Lock;
+        ///
+        /// static LOCK: Lock = Lock::new();
+        /// assert!(!LOCK.is_locked());
+        /// assert_eq!(LOCK.waiters(), 0);
+        /// ```
+        #[doc(alias = "const_new")]
         pub const fn new() -> Lock {
             Lock {
                 raw: RawSemaphore::new(1),
@@ -66,6 +75,29 @@ impl Lock {
     /// Waits until the lock is free and this caller is first in line, then
     /// takes it. Cancel safe: dropping the future at any point passes the
     /// lock on if it had already been handed to this caller.
+    ///
+    /// Waiters get the lock in the order they first polled:
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Lock::new();
+    /// let held = lock.acquire().await;
+    /// let mut first = pin!(lock.acquire());
+    /// let mut second = pin!(lock.acquire());
+    /// assert!(poll!(first.as_mut()).is_pending());
+    /// assert!(poll!(second.as_mut()).is_pending());
+    ///
+    /// drop(held); // handed to `first`, not to whoever polls next
+    /// assert!(poll!(second.as_mut()).is_pending());
+    /// drop(first.await);
+    /// assert!(poll!(second.as_mut()).is_ready());
+    /// # });
+    /// ```
+    #[doc(alias = "lock")]
     #[inline]
     pub fn acquire(&self) -> LockAcquire<'_> {
         LockAcquire {
@@ -74,6 +106,29 @@ impl Lock {
     }
 
     /// Takes the lock if it is free and nobody is waiting for it.
+    ///
+    /// It never overtakes a waiter: once a releasing guard has handed the
+    /// lock to a queued caller, `try_acquire` fails even though that caller
+    /// has not run yet.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Lock::new();
+    /// let held = lock.try_acquire().unwrap();
+    /// let mut waiting = pin!(lock.acquire());
+    /// assert!(poll!(waiting.as_mut()).is_pending());
+    ///
+    /// drop(held); // the lock now belongs to `waiting`
+    /// assert!(lock.try_acquire().is_none());
+    /// drop(waiting.await);
+    /// assert!(lock.try_acquire().is_some());
+    /// # });
+    /// ```
+    #[doc(alias = "try_lock")]
     #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
         self.raw.try_acquire(1).then(|| LockGuard { lock: self })
@@ -82,9 +137,31 @@ impl Lock {
     /// Blocks the current thread until it holds the lock, queueing in the
     /// same FIFO line as async waiters.
     ///
-    /// Calling this on an executor's thread blocks that thread: on a
-    /// single-threaded runtime, if the holder needs that thread to make
-    /// progress, this deadlocks.
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// holder is a deadlock; on a multi-threaded one it takes a worker away
+    /// until the lock is handed over. It never panics, also not inside a
+    /// runtime (tokio's `blocking_lock` does). From async code use
+    /// [`acquire`](Self::acquire).
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(Lock::new());
+    /// let held = lock.acquire_blocking();
+    /// let thread = {
+    ///     let lock = Arc::clone(&lock);
+    ///     std::thread::spawn(move || drop(lock.acquire_blocking()))
+    /// };
+    /// while lock.waiters() == 0 {
+    ///     std::thread::yield_now(); // until the thread has queued
+    /// }
+    /// drop(held); // hands the lock to the waiting thread
+    /// thread.join().unwrap();
+    /// assert!(!lock.is_locked());
+    /// ```
+    #[doc(alias("blocking_lock", "lock_blocking"))]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         self.try_acquire()
             .unwrap_or_else(|| wait_forever(self.acquire()))
@@ -92,7 +169,28 @@ impl Lock {
 
     /// Blocks the current thread for at most `timeout` waiting for the
     /// lock. Returns `None` if the time ran out; the caller then no longer
-    /// waits. `Duration::ZERO` behaves like [`try_acquire`](Self::try_acquire).
+    /// waits. `Duration::ZERO` behaves like [`try_acquire`](Self::try_acquire);
+    /// `Duration::MAX` waits without a deadline.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking), and
+    /// never panics. On a single-threaded runtime the task holding the lock
+    /// cannot run meanwhile, so the call waits out all of `timeout` and
+    /// fails, however soon the holder would have released. From async code,
+    /// run [`acquire`](Self::acquire) under your runtime's timeout instead:
+    /// dropping the timed-out future is safe.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use std::time::Duration;
+    ///
+    /// let lock = Lock::new();
+    /// let held = lock.try_acquire().unwrap();
+    /// assert!(lock.acquire_blocking_timeout(Duration::from_millis(1)).is_none());
+    /// assert_eq!(lock.waiters(), 0); // the timed-out caller left the line
+    /// drop(held);
+    /// assert!(lock.acquire_blocking_timeout(Duration::ZERO).is_some());
+    /// ```
+    #[doc(alias = "try_lock_for")]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         if timeout.is_zero() {
             return self.try_acquire();
@@ -102,15 +200,40 @@ impl Lock {
     }
 
     /// Like [`acquire`](Self::acquire), holding the lock by `Arc` so the
-    /// guard has no lifetime.
+    /// guard has no lifetime and can move into a spawned task. The future
+    /// keeps its own clone of the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(Lock::new());
+    /// let guard = lock.acquire_owned().await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!lock.is_locked());
+    /// # });
+    /// ```
+    #[doc(alias("acquire_arc", "lock_arc", "lock_owned"))]
     #[inline]
-    pub fn acquire_owned(self: Arc<Self>) -> LockAcquireOwned {
+    pub fn acquire_owned(self: &Arc<Self>) -> LockAcquireOwned {
         LockAcquireOwned {
-            inner: RawAcquire::new(self, 1),
+            inner: RawAcquire::new(Arc::clone(self), 1),
         }
     }
 
     /// Like [`try_acquire`](Self::try_acquire), holding the lock by `Arc`.
+    ///
+    /// ```
+    /// use fairsync::{Lock, OwnedLockGuard};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(Lock::new());
+    /// let guard = lock.try_acquire_owned().unwrap();
+    /// assert!(lock.try_acquire_owned().is_none());
+    /// assert!(Arc::ptr_eq(OwnedLockGuard::lock(&guard), &lock));
+    /// ```
+    #[doc(alias("try_acquire_arc", "try_lock_arc", "try_lock_owned"))]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
         self.raw.try_acquire(1).then(|| OwnedLockGuard {
@@ -118,11 +241,76 @@ impl Lock {
         })
     }
 
+    /// Like [`acquire_blocking`](Self::acquire_blocking), holding the lock
+    /// by `Arc` so the guard can move to another thread.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_owned`](Self::acquire_owned).
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(Lock::new());
+    /// let guard = lock.acquire_owned_blocking();
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(!lock.is_locked());
+    /// ```
+    #[doc(alias("acquire_arc_blocking", "lock_arc_blocking", "blocking_lock_owned"))]
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
+        self.try_acquire_owned()
+            .unwrap_or_else(|| wait_forever(self.acquire_owned()))
+    }
+
     /// Whether someone holds the lock. Stays `true` while ownership passes
     /// from a releasing guard to a waiter.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Lock::new();
+    /// let held = lock.acquire().await;
+    /// {
+    ///     let mut waiting = pin!(lock.acquire());
+    ///     assert!(poll!(waiting.as_mut()).is_pending());
+    ///     drop(held);
+    ///     assert!(lock.is_locked()); // handed to `waiting`, not free
+    /// } // `waiting` is cancelled and passes the lock on: nobody is left
+    /// assert!(!lock.is_locked());
+    /// # });
+    /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.raw.available() == 0
+    }
+
+    /// Callers (async and blocking) queued for the lock and not yet
+    /// handed it. A cancelled waiter no longer counts.
+    ///
+    /// ```
+    /// use fairsync::Lock;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Lock::new();
+    /// let held = lock.acquire().await;
+    /// {
+    ///     let mut waiting = pin!(lock.acquire());
+    ///     assert!(poll!(waiting.as_mut()).is_pending());
+    ///     assert_eq!(lock.waiters(), 1);
+    /// } // cancelled
+    /// assert_eq!(lock.waiters(), 0);
+    /// # drop(held);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
     }
 }
 
@@ -136,7 +324,7 @@ impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lock")
             .field("is_locked", &self.is_locked())
-            .field("waiters", &self.raw.waiters())
+            .field("waiters", &self.waiters())
             .finish()
     }
 }

@@ -254,6 +254,36 @@ impl Semaphore {
         })
     }
 
+    /// Like [`acquire_blocking`](Self::acquire_blocking), holding the
+    /// semaphore by `Arc` so the permit can move to another thread.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.acquire_owned_blocking();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[doc(alias("acquire_arc_blocking", "blocking_acquire_owned"))]
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedSemaphorePermit {
+        self.acquire_many_owned_blocking(1)
+    }
+
+    /// Like [`acquire_many_blocking`](Self::acquire_many_blocking), holding
+    /// the semaphore by `Arc`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    pub fn acquire_many_owned_blocking(self: &Arc<Self>, n: usize) -> OwnedSemaphorePermit {
+        // `Arc::clone(self).acquire_many_owned(n)` compiles whether that
+        // method takes `Arc<Self>` or `&Arc<Self>`.
+        self.try_acquire_many_owned(n)
+            .unwrap_or_else(|| wait_forever(Arc::clone(self).acquire_many_owned(n)))
+    }
+
     /// Adds `n` permits, handing them to waiters in FIFO order first.
     ///
     /// # Panics

@@ -15,7 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fairsync::{
-    Barrier, ClosableSemaphore, Condvar, Event, Lock, Mutex, RwLock, RwLockUpgradableReadGuard,
+    Barrier, ClosableSemaphore, Condvar, Event, Lock, Mutex, OwnedRwLockReadGuard,
+    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard,
     Semaphore,
 };
 
@@ -411,6 +412,136 @@ fn contended_rwlock_cycles_do_not_allocate() {
     });
     assert_eq!(count, 0, "a contended RwLock cycle allocated");
     assert_eq!(*lock.try_read().unwrap(), 8);
+}
+
+#[test]
+fn contended_owned_rwlock_cycles_do_not_allocate() {
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+    let waker = static_waker(&WAKES);
+    let lock = Arc::new(RwLock::new(0u64));
+    let count = allocations_after_warm_up(|| {
+        // An owned upgradable read queued behind a writer, a writer behind it.
+        let writer = lock.try_write_owned().unwrap();
+        let mut upgradable = pin!(lock.upgradable_read_owned());
+        pending(upgradable.as_mut(), &waker);
+        let mut write = pin!(lock.write_owned());
+        pending(write.as_mut(), &waker);
+        // Downgrading the writer admits the upgradable read.
+        let read = OwnedRwLockWriteGuard::downgrade(writer);
+        let upgradable = ready(upgradable.as_mut(), &waker);
+        // Its upgrade waits for the reader, ahead of the queued writer.
+        let mut upgrade = pin!(OwnedRwLockUpgradableReadGuard::upgrade(upgradable));
+        pending(upgrade.as_mut(), &waker);
+        drop(read);
+        let mut upgraded = ready(upgrade.as_mut(), &waker);
+        *upgraded += 1;
+        let upgradable = OwnedRwLockWriteGuard::downgrade_to_upgradable(upgraded);
+        let read = OwnedRwLockUpgradableReadGuard::downgrade(upgradable);
+        let read = OwnedRwLockReadGuard::map(read, |v| v);
+        drop(read);
+        let mut mapped = OwnedRwLockWriteGuard::map(ready(write.as_mut(), &waker), |v| v);
+        *mapped += 1;
+        drop(mapped);
+
+        // A pending owned upgrade cancelled.
+        let upgradable = lock.try_upgradable_read_owned().unwrap();
+        let reader = lock.try_read().unwrap();
+        {
+            let mut upgrade = pin!(OwnedRwLockUpgradableReadGuard::upgrade(upgradable));
+            pending(upgrade.as_mut(), &waker);
+        }
+        drop(reader);
+    });
+    assert_eq!(count, 0, "a contended owned RwLock cycle allocated");
+    assert_eq!(*lock.try_read().unwrap(), 4);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+#[test]
+fn owned_blocking_waits_do_not_allocate_after_the_first_call() {
+    common::watchdog(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let lock = Arc::new(Lock::new());
+        let mutex = Arc::new(Mutex::new(0u32));
+        let rwlock = Arc::new(RwLock::new(0u32));
+        for round in 0..3 {
+            let mut counts = Vec::with_capacity(16);
+            for kind in 0..2 {
+                let (s1, s2) = (Arc::clone(&sem), Arc::clone(&sem));
+                let (holding, helper) = release_when_queued(
+                    move || s1.try_acquire_many_owned(2).unwrap(),
+                    move || s2.waiters() == 1,
+                );
+                wait_for(&holding);
+                let ((), count) = allocations_in(|| match kind {
+                    0 => drop(sem.acquire_owned_blocking()),
+                    _ => drop(sem.acquire_many_owned_blocking(2)),
+                });
+                counts.push(("Semaphore owned blocking acquire", count));
+                counts.push(("releasing to it", helper.join().unwrap()));
+            }
+
+            let (l1, l2) = (Arc::clone(&lock), Arc::clone(&lock));
+            let (holding, helper) = release_when_queued(
+                move || l1.try_acquire_owned().unwrap(),
+                move || l2.waiters() == 1,
+            );
+            wait_for(&holding);
+            let ((), count) = allocations_in(|| drop(lock.acquire_owned_blocking()));
+            counts.push(("Lock::acquire_owned_blocking", count));
+            counts.push(("releasing to it", helper.join().unwrap()));
+
+            let (m1, m2) = (Arc::clone(&mutex), Arc::clone(&mutex));
+            let (holding, helper) = release_when_queued(
+                move || m1.try_lock_owned().unwrap(),
+                move || m2.waiters() == 1,
+            );
+            wait_for(&holding);
+            let ((), count) = allocations_in(|| *mutex.lock_owned_blocking() += 1);
+            counts.push(("Mutex::lock_owned_blocking", count));
+            counts.push(("releasing to it", helper.join().unwrap()));
+
+            for kind in 0..4 {
+                let (r1, r2) = (Arc::clone(&rwlock), Arc::clone(&rwlock));
+                let (holding, helper) = if kind < 3 {
+                    release_when_queued(
+                        move || Ok::<_, OwnedRwLockReadGuard<u32>>(r1.try_write_owned().unwrap()),
+                        move || r2.waiters() == 1,
+                    )
+                } else {
+                    // A reader that the upgrade waits for.
+                    release_when_queued(
+                        move || Err::<OwnedRwLockWriteGuard<u32>, _>(r1.try_read_owned().unwrap()),
+                        move || r2.waiters() == 1,
+                    )
+                };
+                let upgradable = (kind == 3).then(|| {
+                    wait_for(&holding);
+                    rwlock.try_upgradable_read_owned().unwrap()
+                });
+                wait_for(&holding);
+                let ((), count) = allocations_in(|| match kind {
+                    0 => drop(rwlock.read_owned_blocking()),
+                    1 => *rwlock.write_owned_blocking() += 1,
+                    2 => drop(rwlock.upgradable_read_owned_blocking()),
+                    _ => {
+                        let upgradable = upgradable.expect("taken above");
+                        *OwnedRwLockUpgradableReadGuard::upgrade_blocking(upgradable) += 1;
+                    }
+                });
+                counts.push(("RwLock owned blocking wait", count));
+                counts.push(("releasing to it", helper.join().unwrap()));
+            }
+            if round > 0 {
+                for (what, count) in counts {
+                    assert_eq!(count, 0, "{what} allocated");
+                }
+            }
+        }
+        assert_eq!(sem.available_permits(), 2);
+        assert_eq!(*mutex.try_lock().unwrap(), 3);
+        assert_eq!(*rwlock.try_read().unwrap(), 6);
+    });
 }
 
 #[test]

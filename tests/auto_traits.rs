@@ -17,10 +17,12 @@ use fairsync::{
     ClosableAcquireOwned, ClosableSemaphore, Closed, Condvar, CondvarWait, CondvarWaitWhile, Event,
     EventWait, Lock, LockAcquire, LockAcquireOwned, LockGuard, MappedMutexGuard,
     MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned,
-    OwnedLockGuard, OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
+    OwnedLockGuard, OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard,
+    OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard,
     OwnedSemaphorePermit, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
-    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard,
-    RwLockWriteOwned, Semaphore, SemaphorePermit, TryAcquireError, WaitTimeoutResult,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
+    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned, Semaphore,
+    SemaphorePermit, TryAcquireError, WaitTimeoutResult,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -88,6 +90,18 @@ assert_not_sync!(MappedMutexGuard<'static, Cell<u8>>);
 assert_not_send!(MappedMutexGuard<'static, SyncNotSend>);
 assert_not_sync!(MappedMutexGuard<'static, SyncNotSend>);
 
+// Owned mapped guards: `U` as in `MappedMutexGuard`, and the `Arc<Mutex<T>>`
+// they keep needs `T: Send`.
+assert_not_send!(OwnedMappedMutexGuard<Rc<u8>, u8>);
+assert_not_sync!(OwnedMappedMutexGuard<Rc<u8>, u8>);
+assert_not_send!(OwnedMappedMutexGuard<SyncNotSend, u8>);
+assert_not_sync!(OwnedMappedMutexGuard<SyncNotSend, u8>);
+assert_not_send!(OwnedMappedMutexGuard<u8, Rc<u8>>);
+assert_not_sync!(OwnedMappedMutexGuard<u8, Rc<u8>>);
+assert_not_sync!(OwnedMappedMutexGuard<u8, Cell<u8>>);
+assert_not_send!(OwnedMappedMutexGuard<u8, SyncNotSend>);
+assert_not_sync!(OwnedMappedMutexGuard<u8, SyncNotSend>);
+
 // Lock futures for a value that may not cross threads cannot either.
 assert_not_send!(MutexLock<'static, Rc<u8>>);
 assert_not_send!(MutexLockOwned<Rc<u8>>);
@@ -136,6 +150,27 @@ assert_not_sync!(OwnedRwLockWriteGuard<Cell<u8>>);
 assert_not_send!(OwnedRwLockWriteGuard<SyncNotSend>);
 assert_not_sync!(OwnedRwLockWriteGuard<SyncNotSend>);
 
+assert_not_send!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
+assert_not_sync!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
+assert_not_send!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
+assert_not_sync!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
+
+// Owned mapped guards: the `Arc` they keep needs `T: Send + Sync`, and `U`
+// follows the borrowed mapped guards.
+assert_not_send!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
+assert_not_sync!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
+assert_not_send!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
+assert_not_sync!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
+assert_not_send!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
+assert_not_sync!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
+assert_not_send!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
+assert_not_sync!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
+assert_not_send!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
+assert_not_sync!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
+assert_not_send!(OwnedMappedRwLockWriteGuard<u8, Rc<u8>>);
+assert_not_send!(OwnedMappedRwLockWriteGuard<u8, SyncNotSend>);
+assert_not_sync!(OwnedMappedRwLockWriteGuard<u8, Cell<u8>>);
+
 // RwLock futures are not Send where their guard is not.
 assert_not_send!(RwLockRead<'static, Cell<u8>>);
 assert_not_send!(RwLockRead<'static, Rc<u8>>);
@@ -149,6 +184,10 @@ assert_not_send!(RwLockReadOwned<Cell<u8>>);
 assert_not_send!(RwLockReadOwned<SyncNotSend>);
 assert_not_send!(RwLockWriteOwned<Cell<u8>>);
 assert_not_send!(RwLockWriteOwned<SyncNotSend>);
+assert_not_send!(RwLockUpgradableReadOwned<Cell<u8>>);
+assert_not_send!(RwLockUpgradableReadOwned<SyncNotSend>);
+assert_not_send!(RwLockUpgradeOwned<Cell<u8>>);
+assert_not_send!(RwLockUpgradeOwned<SyncNotSend>);
 
 // Condvar waits resolve to a MutexGuard: not Send where it is not, nor
 // with a condition that is not Send.
@@ -156,6 +195,16 @@ assert_not_send!(CondvarWait<'static, 'static, Rc<u8>>);
 assert_not_send!(CondvarWait<'static, 'static, SyncNotSend>);
 assert_not_send!(CondvarWaitWhile<'static, 'static, Rc<u8>, fn(&mut Rc<u8>) -> bool>);
 assert_not_send!(CondvarWaitWhile<'static, 'static, u8, Box<dyn FnMut(&mut u8) -> bool>>);
+
+// The lock accessors of the borrowed RwLock guards need `T: Send`: a read
+// guard is `Send` with `T: Sync` alone, and a write or upgradable guard is
+// `Sync` with `T: Sync` alone, but the `&RwLock<T>` they return outlives the
+// guard, and a `&RwLock<T>` on another thread can take the `T` through a
+// write lock. The exploits are compile-fail doc tests on
+// `RwLockReadGuard::rwlock`, `RwLockWriteGuard::rwlock` and
+// `RwLockUpgradableReadGuard::rwlock`. `MutexGuard::mutex` needs no bound:
+// a `MutexGuard` crosses threads only when `T: Send`, which is exactly when
+// `&Mutex<T>` may. Owned guards cross only when their `Arc` may.
 
 // ------------------------------------------------------------ positive
 
@@ -225,6 +274,14 @@ fn mutex_guards_follow_the_value() {
     is_send::<MappedMutexGuard<'static, Cell<u8>>>();
     is_send::<MappedMutexGuard<'static, [u8]>>();
     is_sync::<MappedMutexGuard<'static, str>>();
+
+    is_send::<OwnedMappedMutexGuard<u8, u8>>();
+    is_sync::<OwnedMappedMutexGuard<u8, u8>>();
+    is_send::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
+    is_sync::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
+    is_send::<OwnedMappedMutexGuard<u8, Cell<u8>>>();
+    is_send::<OwnedMappedMutexGuard<[u8], u8>>();
+    is_sync::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
 }
 
 #[test]
@@ -289,6 +346,21 @@ fn rwlock_guards_follow_the_value() {
     is_send::<OwnedRwLockWriteGuard<u8>>();
     is_sync::<OwnedRwLockWriteGuard<u8>>();
     is_send::<OwnedRwLockWriteGuard<[u8]>>();
+    is_send::<OwnedRwLockUpgradableReadGuard<u8>>();
+    is_sync::<OwnedRwLockUpgradableReadGuard<u8>>();
+    is_send::<OwnedRwLockUpgradableReadGuard<[u8]>>();
+
+    // Owned mapped guards: like their borrowed kin in `U`.
+    is_send::<OwnedMappedRwLockReadGuard<u8, u8>>();
+    is_sync::<OwnedMappedRwLockReadGuard<u8, u8>>();
+    is_send::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
+    is_sync::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
+    is_send::<OwnedMappedRwLockReadGuard<Vec<u8>, [u8]>>();
+    is_send::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+    is_sync::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+    is_send::<OwnedMappedRwLockWriteGuard<u8, Cell<u8>>>();
+    is_sync::<OwnedMappedRwLockWriteGuard<u8, SyncNotSend>>();
+    is_send::<OwnedMappedRwLockWriteGuard<Vec<u8>, [u8]>>();
 }
 
 #[test]
@@ -302,7 +374,13 @@ fn rwlock_futures_are_send_where_their_guard_is() {
     is_send::<RwLockUpgrade<'static, u8>>();
     is_send::<RwLockReadOwned<u8>>();
     is_send::<RwLockWriteOwned<u8>>();
+    is_send::<RwLockUpgradableReadOwned<u8>>();
+    is_send::<RwLockUpgradableReadOwned<[u8]>>();
+    is_send::<RwLockUpgradeOwned<u8>>();
+    is_send::<RwLockUpgradeOwned<[u8]>>();
 
+    is_future::<RwLockUpgradableReadOwned<u8>>();
+    is_future::<RwLockUpgradeOwned<u8>>();
     is_future::<RwLockRead<'static, u8>>();
     is_future::<RwLockWrite<'static, u8>>();
     is_future::<RwLockUpgradableRead<'static, u8>>();
@@ -364,6 +442,13 @@ fn rwlock_and_condvar_futures_can_be_spawned_on_a_multi_threaded_runtime() {
         futures::future::ready(()).await;
         drop(read);
         let owned = lock.clone().write_owned().await;
+        futures::future::ready(()).await;
+        drop(owned);
+        let owned = lock.upgradable_read_owned().await;
+        futures::future::ready(()).await;
+        let owned = OwnedRwLockUpgradableReadGuard::upgrade(owned).await;
+        futures::future::ready(()).await;
+        let owned = OwnedRwLockWriteGuard::map(owned, |v| &mut v[..]);
         futures::future::ready(()).await;
         drop(owned);
         let mut flag = mutex.lock().await;
@@ -437,6 +522,13 @@ fn every_public_type_implements_debug() {
     is_debug::<Mutex<[u8]>>();
     is_debug::<MutexGuard<'static, u8>>();
     is_debug::<OwnedMutexGuard<u8>>();
+    is_debug::<OwnedMappedMutexGuard<u8, u8>>();
+    is_debug::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
+    is_debug::<OwnedRwLockUpgradableReadGuard<u8>>();
+    is_debug::<OwnedMappedRwLockReadGuard<u8, u8>>();
+    is_debug::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+    is_debug::<RwLockUpgradableReadOwned<u8>>();
+    is_debug::<RwLockUpgradeOwned<u8>>();
     is_debug::<MappedMutexGuard<'static, u8>>();
     is_debug::<MutexLock<'static, u8>>();
     is_debug::<MutexLockOwned<u8>>();
@@ -464,4 +556,39 @@ fn every_public_type_implements_debug() {
     is_debug::<BarrierWaitResult>();
     is_debug::<Event>();
     is_debug::<EventWait<'static>>();
+}
+
+#[test]
+fn lock_accessors_of_guards_work_for_values_that_stay_on_one_thread() {
+    // `Cell` is `Send` but not `Sync`: its guards cannot leave the thread,
+    // so the accessors are available.
+    let lock = RwLock::new(Cell::new(1));
+    {
+        let read = lock.try_read().unwrap();
+        assert!(std::ptr::eq(RwLockReadGuard::rwlock(&read), &lock));
+    }
+    {
+        let upgradable = lock.try_upgradable_read().unwrap();
+        assert!(std::ptr::eq(
+            RwLockUpgradableReadGuard::rwlock(&upgradable),
+            &lock
+        ));
+    }
+    let write = lock.try_write().unwrap();
+    assert!(std::ptr::eq(RwLockWriteGuard::rwlock(&write), &lock));
+    drop(write);
+
+    let mutex = Mutex::new(Rc::new(1));
+    let guard = mutex.try_lock().unwrap();
+    assert!(std::ptr::eq(MutexGuard::mutex(&guard), &mutex));
+}
+
+/// A mapped read guard only hands out `&U`, so unlike `RwLockReadGuard`
+/// (invariant in `T`, because it hands back the `&RwLock<T>`) it may shrink
+/// a lifetime inside `U`. This compiles only while that holds.
+#[allow(dead_code)]
+fn mapped_read_guards_are_covariant<'short>(
+    guard: MappedRwLockReadGuard<'static, &'static str>,
+) -> MappedRwLockReadGuard<'static, &'short str> {
+    guard
 }

@@ -1,5 +1,6 @@
 //! Guards release during panic unwinding, including a panicking
-//! `MutexGuard::map` closure, and nothing is poisoned afterwards.
+//! `MutexGuard::map` closure and a waker that panics inside an `RwLock`
+//! downgrade, and nothing is poisoned afterwards.
 
 mod common;
 
@@ -7,8 +8,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 
-use common::{assert_pending, counting_waker, expect_ready, on_all_runtimes};
-use fairsync::{Lock, Mutex, MutexGuard, Semaphore};
+use common::{
+    assert_pending, counting_waker, expect_ready, on_all_runtimes, on_every_wake, watchdog,
+};
+use fairsync::{
+    Lock, Mutex, MutexGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+};
 use futures::FutureExt;
 
 fn panics(f: impl FnOnce()) -> bool {
@@ -147,4 +153,102 @@ fn panicking_task_releases_its_guards_to_waiting_tasks() {
         assert_eq!(sem.available_permits(), 1);
         assert!(!entered.is_locked());
     });
+}
+
+/// Makes `$lock` with `$new`, then downgrades the guard `$take` takes
+/// while the waiter `$behind` it lets in has a waker that panics, with a
+/// writer queued behind that waiter. The kept access must be owned by a
+/// guard: the unwind releases it, and the lock is fully usable afterwards.
+macro_rules! downgrade_with_a_panicking_waiter_in_line {
+    ($lock:ident = $new:expr; $take:expr, $behind:ident, $downgrade:path) => {
+        watchdog(|| {
+            let $lock = $new;
+            let held = $take;
+            let panicky = on_every_wake(|| panic!("a queued waiter's waker panics"));
+            let mut waiter = pin!($lock.$behind());
+            assert_pending(waiter.as_mut(), &panicky, "waiter behind the guard");
+            let (writer_wakes, waker) = counting_waker();
+            let mut writer = pin!($lock.write());
+            assert_pending(writer.as_mut(), &waker, "writer behind the waiter");
+
+            assert!(
+                panics(move || drop($downgrade(held))),
+                "the waker's panic reaches downgrade"
+            );
+
+            // The waiter was granted before its waker panicked.
+            let access = expect_ready(waiter.as_mut(), &waker, "waiter");
+            assert_eq!(*access, 1);
+            assert_pending(writer.as_mut(), &waker, "writer while the waiter reads");
+            assert_eq!(writer_wakes.count(), 0);
+            drop(access);
+            // Only the downgraded guard, dropped by the unwind, gave its
+            // access back: had the kept permits belonged to nobody, the
+            // writer would wait forever.
+            assert_eq!(writer_wakes.count(), 1, "the writer was handed the lock");
+            *expect_ready(writer.as_mut(), &waker, "writer") += 1;
+            assert!(!$lock.is_locked());
+            let write = $lock.try_write().expect("the lock is usable");
+            assert_eq!(*write, 2);
+            assert!($lock.try_read().is_none(), "no access was given back twice");
+            drop(write);
+            assert_eq!($lock.waiters(), 0);
+        })
+    };
+}
+
+#[test]
+fn write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = RwLock::new(1); lock.try_write().unwrap(),
+        read,
+        RwLockWriteGuard::downgrade
+    );
+}
+
+#[test]
+fn downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = RwLock::new(1); lock.try_write().unwrap(),
+        read,
+        RwLockWriteGuard::downgrade_to_upgradable
+    );
+}
+
+#[test]
+fn upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    // Plain readers share the lock with an upgradable read; another
+    // upgradable read is what waits for its downgrade.
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = RwLock::new(1); lock.try_upgradable_read().unwrap(),
+        upgradable_read,
+        RwLockUpgradableReadGuard::downgrade
+    );
+}
+
+#[test]
+fn owned_write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_write_owned().unwrap(),
+        read,
+        OwnedRwLockWriteGuard::downgrade
+    );
+}
+
+#[test]
+fn owned_downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_write_owned().unwrap(),
+        read,
+        OwnedRwLockWriteGuard::downgrade_to_upgradable
+    );
+}
+
+#[test]
+fn owned_upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
+    downgrade_with_a_panicking_waiter_in_line!(
+        lock = Arc::new(RwLock::new(1)); lock.try_upgradable_read_owned().unwrap(),
+        upgradable_read,
+        OwnedRwLockUpgradableReadGuard::downgrade
+    );
 }

@@ -1,14 +1,12 @@
 //! The guards of [`Mutex`]: each one proves the lock is held, and dropping
 //! it hands the lock to the next waiter.
 
+use super::Mutex;
+use crate::queue::RawSemaphore;
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::sync::Arc;
-
-use super::Mutex;
-use crate::queue::RawSemaphore;
 
 /// Holds a [`Mutex`] locked and gives access to its value; dropping it
 /// unlocks. `Debug` and `Display` format exactly like `T`.
@@ -59,7 +57,57 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         }
     }
 
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged, still locked.
+    ///
+    /// If `f` panics, the mutex is unlocked as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(vec![1, 2]);
+    /// let guard = mutex.try_lock().unwrap();
+    /// let guard = MutexGuard::try_map(guard, |v| v.get_mut(5)).unwrap_err();
+    /// let mut first = MutexGuard::try_map(guard, |v| v.first_mut()).unwrap();
+    /// *first = 10;
+    /// drop(first);
+    /// assert_eq!(*mutex.try_lock().unwrap(), [10, 2]);
+    /// ```
+    #[doc(alias = "filter_map")]
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        // The pointer stays valid after `this` is forgotten: it points into
+        // the mutex's value, which the mapped guard keeps locked.
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = &this.mutex.raw;
+        mem::forget(this);
+        Ok(MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
+    }
+
     /// The mutex this guard holds.
+    ///
+    /// No bound is needed here, unlike [`RwLockReadGuard::rwlock`](crate::RwLockReadGuard::rwlock):
+    /// a `MutexGuard` crosses threads only when `T: Send`, and that is when
+    /// `&Mutex<T>` may too.
+    ///
+    /// ```
+    /// use fairsync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(0);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(std::ptr::eq(MutexGuard::mutex(&guard), &mutex));
+    /// assert!(MutexGuard::mutex(&guard).is_locked());
+    /// ```
+    #[doc(alias = "source")]
     pub fn mutex(this: &Self) -> &'a Mutex<T> {
         this.mutex
     }
@@ -85,6 +133,18 @@ unsafe impl<U: ?Sized + Send + Sync> Sync for MappedMutexGuard<'_, U> {}
 impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     /// Narrows the guard further, keeping the mutex locked. If `f` panics,
     /// the mutex is unlocked as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new((0, vec![1, 2]));
+    /// let list = MutexGuard::map(mutex.try_lock().unwrap(), |pair| &mut pair.1);
+    /// let mut last = MappedMutexGuard::map(list, |list| list.last_mut().unwrap());
+    /// *last = 20;
+    /// assert!(mutex.is_locked()); // still held by `last`
+    /// drop(last);
+    /// assert_eq!(mutex.try_lock().unwrap().1, [1, 20]);
+    /// ```
     pub fn map<V: ?Sized>(
         mut this: Self,
         f: impl FnOnce(&mut U) -> &mut V,
@@ -98,29 +158,26 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
             _marker: PhantomData,
         }
     }
-}
 
-/// Holds an `Arc<Mutex<T>>` locked; dropping it unlocks. `Debug` and
-/// `Display` format exactly like `T`.
-#[must_use = "dropping a guard unlocks the mutex at once"]
-pub struct OwnedMutexGuard<T: ?Sized> {
-    mutex: Arc<Mutex<T>>,
-    // Sync only when `T: Sync`: a shared guard hands out `&T`.
-    _marker: PhantomData<T>,
-}
-
-impl<T: ?Sized> OwnedMutexGuard<T> {
-    /// Wraps a mutex whose lock the caller has just acquired.
-    pub(super) fn new(mutex: Arc<Mutex<T>>) -> Self {
-        Self {
-            mutex,
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged, still locked. If `f`
+    /// panics, the mutex is unlocked as the guard drops.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> Option<&mut V>,
+    ) -> Result<MappedMutexGuard<'a, V>, Self> {
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = this.raw;
+        mem::forget(this);
+        Ok(MappedMutexGuard {
+            raw,
+            value,
             _marker: PhantomData,
-        }
-    }
-
-    /// The mutex this guard holds.
-    pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
-        &this.mutex
+        })
     }
 }
 
@@ -163,25 +220,6 @@ impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
     }
 }
 
-impl<T: ?Sized> Deref for OwnedMutexGuard<T> {
-    type Target = T;
-
-    #[inline]
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
-        self.mutex.value.with(|value| unsafe { &*value })
-    }
-}
-
-impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock and is borrowed mutably, so this
-        // is the only reference to the value.
-        self.mutex.value.with_mut(|value| unsafe { &mut *value })
-    }
-}
-
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
@@ -196,15 +234,4 @@ impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
     }
 }
 
-impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.mutex.raw.release(1);
-    }
-}
-
-format_like_target!(
-    MutexGuard<'a, T>,
-    MappedMutexGuard<'a, U>,
-    OwnedMutexGuard<T>
-);
+format_like_target!(MutexGuard<'a, T>, MappedMutexGuard<'a, U>);

@@ -1,6 +1,7 @@
 //! A fair async mutex guarding a value.
 
 mod guard;
+mod owned;
 
 use core::fmt;
 use core::future::Future;
@@ -12,7 +13,8 @@ use std::time::Duration;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
-pub use self::guard::{MappedMutexGuard, MutexGuard, OwnedMutexGuard};
+pub use self::guard::{MappedMutexGuard, MutexGuard};
+pub use self::owned::{OwnedMappedMutexGuard, OwnedMutexGuard};
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
 use crate::semaphore::wait_forever;
@@ -63,7 +65,17 @@ impl<T: ?Sized> HasQueue for Mutex<T> {
 
 impl<T> Mutex<T> {
     crate::sync::const_fn! {
-        /// Creates an unlocked mutex holding `value`.
+        /// Creates an unlocked mutex holding `value`. `const`, so a mutex
+        /// can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Mutex;
+        ///
+        /// static NAMES: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+        /// NAMES.try_lock().unwrap().push("a");
+        /// assert_eq!(*NAMES.try_lock().unwrap(), ["a"]);
+        /// ```
+        #[doc(alias = "const_new")]
         pub const fn new(value: T) -> Mutex<T> {
             Mutex {
                 raw: RawSemaphore::new(1),
@@ -73,6 +85,17 @@ impl<T> Mutex<T> {
     }
 
     /// Consumes the mutex and returns its value.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(String::from("a")));
+    /// let clone = Arc::clone(&mutex);
+    /// std::thread::spawn(move || clone.lock_blocking().push('b')).join().unwrap();
+    /// let mutex = Arc::into_inner(mutex).unwrap(); // the last `Arc`
+    /// assert_eq!(mutex.into_inner(), "ab");
+    /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
     }
@@ -84,6 +107,27 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// Cancel safe: dropping the future at any point, even after the lock
     /// was handed to it, passes the lock on to the next waiter.
+    ///
+    /// Waiters get the lock in the order they first polled:
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Mutex::new(Vec::new());
+    /// let held = mutex.lock().await;
+    /// let mut first = pin!(async { mutex.lock().await.push(1) });
+    /// let mut second = pin!(async { mutex.lock().await.push(2) });
+    /// assert!(poll!(first.as_mut()).is_pending());
+    /// assert!(poll!(second.as_mut()).is_pending());
+    ///
+    /// drop(held);
+    /// futures::join!(second, first); // polls `second` first; `first` still wins
+    /// assert_eq!(*mutex.lock().await, [1, 2]);
+    /// # });
+    /// ```
     #[inline]
     pub fn lock(&self) -> MutexLock<'_, T> {
         MutexLock {
@@ -110,9 +154,12 @@ impl<T: ?Sized> Mutex<T> {
     /// Blocks the current thread until it holds the lock, queueing in the
     /// same FIFO line as async waiters.
     ///
-    /// Calling this on an executor's thread blocks that thread: on a
-    /// single-threaded runtime, if the holder needs that thread to make
-    /// progress, this deadlocks.
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// holder is a deadlock; on a multi-threaded one it takes a worker away
+    /// until the lock is handed over. It never panics, also not inside a
+    /// runtime (tokio's `blocking_lock` does). From async code use
+    /// [`lock`](Self::lock).
     ///
     /// ```
     /// use fairsync::Mutex;
@@ -130,13 +177,37 @@ impl<T: ?Sized> Mutex<T> {
     /// }
     /// assert_eq!(mutex.lock_blocking().len(), 3);
     /// ```
+    #[doc(alias = "blocking_lock")]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         self.try_lock().unwrap_or_else(|| wait_forever(self.lock()))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for the
     /// lock. Returns `None` if the time ran out; the caller then no longer
-    /// waits. `Duration::ZERO` behaves like [`try_lock`](Self::try_lock).
+    /// waits. `Duration::ZERO` behaves like [`try_lock`](Self::try_lock);
+    /// `Duration::MAX` waits without a deadline.
+    ///
+    /// **Blocks**, like [`lock_blocking`](Self::lock_blocking), and never
+    /// panics. On a single-threaded runtime the task holding the lock
+    /// cannot run meanwhile, so the call waits out all of `timeout` and
+    /// fails, however soon the holder would have unlocked. From async code,
+    /// run [`lock`](Self::lock) under your runtime's timeout instead
+    /// (`tokio::time::timeout(d, mutex.lock())`): dropping the timed-out
+    /// future is safe.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::time::Duration;
+    ///
+    /// let mutex = Mutex::new(0);
+    /// let held = mutex.try_lock().unwrap();
+    /// assert!(mutex.lock_blocking_timeout(Duration::from_millis(1)).is_none());
+    /// assert_eq!(mutex.waiters(), 0); // the timed-out caller left the line
+    /// drop(held);
+    /// *mutex.lock_blocking_timeout(Duration::ZERO).unwrap() += 1;
+    /// assert_eq!(mutex.into_inner(), 1);
+    /// ```
+    #[doc(alias = "try_lock_for")]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         if timeout.is_zero() {
             return self.try_lock();
@@ -146,15 +217,42 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Like [`lock`](Self::lock), holding the mutex by `Arc` so the guard
-    /// has no lifetime (for example, to move it into a spawned task).
+    /// has no lifetime (for example, to move it into a spawned task). The
+    /// future keeps its own clone of the `Arc`.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Arc::new(Mutex::new(Vec::new()));
+    /// let mut guard = mutex.lock_owned().await;
+    /// let worker = std::thread::spawn(move || guard.push(1));
+    /// worker.join().unwrap();
+    /// assert_eq!(*mutex.lock().await, [1]);
+    /// # });
+    /// ```
+    #[doc(alias = "lock_arc")]
     #[inline]
-    pub fn lock_owned(self: Arc<Self>) -> MutexLockOwned<T> {
+    pub fn lock_owned(self: &Arc<Self>) -> MutexLockOwned<T> {
         MutexLockOwned {
-            inner: RawAcquire::new(self, 1),
+            inner: RawAcquire::new(Arc::clone(self), 1),
         }
     }
 
     /// Like [`try_lock`](Self::try_lock), holding the mutex by `Arc`.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let mut guard = mutex.try_lock_owned().unwrap(); // `m.clone()` not needed
+    /// assert!(mutex.try_lock_owned().is_none());
+    /// std::thread::spawn(move || *guard += 1).join().unwrap();
+    /// assert_eq!(*mutex.try_lock().unwrap(), 1);
+    /// ```
+    #[doc(alias = "try_lock_arc")]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
         self.raw
@@ -162,17 +260,90 @@ impl<T: ?Sized> Mutex<T> {
             .then(|| OwnedMutexGuard::new(Arc::clone(self)))
     }
 
+    /// Like [`lock_blocking`](Self::lock_blocking), holding the mutex by
+    /// `Arc` so the guard can move to another thread.
+    ///
+    /// **Blocks**, like [`lock_blocking`](Self::lock_blocking): not on an
+    /// executor thread, and it never panics. From async code use
+    /// [`lock_owned`](Self::lock_owned).
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let mut guard = mutex.lock_owned_blocking();
+    /// std::thread::spawn(move || *guard += 1).join().unwrap();
+    /// assert_eq!(*mutex.lock_blocking(), 1);
+    /// ```
+    #[doc(alias("lock_arc_blocking", "blocking_lock_owned"))]
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
+        self.try_lock_owned()
+            .unwrap_or_else(|| wait_forever(self.lock_owned()))
+    }
+
     /// A mutable reference to the value, without locking: `&mut self`
     /// proves nobody else can reach it.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    ///
+    /// let mut mutex = Mutex::new(0);
+    /// *mutex.get_mut() = 10; // no guard, no waiting
+    /// assert_eq!(*mutex.try_lock().unwrap(), 10);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }
 
     /// Whether someone holds the lock. Stays `true` while ownership passes
     /// from a releasing guard to a waiter.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Mutex::new(());
+    /// let held = mutex.lock().await;
+    /// {
+    ///     let mut waiting = pin!(mutex.lock());
+    ///     assert!(poll!(waiting.as_mut()).is_pending());
+    ///     drop(held);
+    ///     assert!(mutex.is_locked()); // handed to `waiting`, not free
+    /// } // `waiting` is cancelled and passes the lock on: nobody is left
+    /// assert!(!mutex.is_locked());
+    /// # });
+    /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.raw.available() == 0
+    }
+
+    /// Callers (async and blocking) queued for the lock and not yet
+    /// handed it. A cancelled waiter no longer counts.
+    ///
+    /// ```
+    /// use fairsync::Mutex;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Mutex::new(());
+    /// let held = mutex.lock().await;
+    /// {
+    ///     let mut waiting = pin!(mutex.lock());
+    ///     assert!(poll!(waiting.as_mut()).is_pending());
+    ///     assert_eq!(mutex.waiters(), 1);
+    /// } // cancelled
+    /// assert_eq!(mutex.waiters(), 0);
+    /// # drop(held);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
     }
 }
 

@@ -5,13 +5,16 @@ use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::sync::Arc;
 
 use super::{RwLock, RwLockUpgrade, READ, UPGRADABLE, WRITE};
 use crate::queue::{RawAcquire, RawSemaphore};
 
 /// Shared read access to an [`RwLock`]'s value; dropping it releases the
 /// read lock.
+///
+/// The guard is invariant in `T`: it can hand back the `&RwLock<T>` it
+/// reads ([`rwlock`](Self::rwlock)), through which a writer could later
+/// store a `T`. [`map`](Self::map) gives a guard that is covariant.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -29,23 +32,11 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 /// Read access to an [`RwLock`]'s value that can be
 /// [upgraded](Self::upgrade) to write access. It shares the lock with plain
 /// readers but excludes writers and other upgradable reads.
+///
+/// Like [`RwLockReadGuard`], it is invariant in `T`.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
-}
-
-/// Read access to an `Arc<RwLock<T>>`'s value; dropping it releases the
-/// read lock.
-#[must_use = "dropping a guard releases the lock at once"]
-pub struct OwnedRwLockReadGuard<T: ?Sized> {
-    lock: Arc<RwLock<T>>,
-}
-
-/// Write access to an `Arc<RwLock<T>>`'s value; dropping it releases the
-/// write lock.
-#[must_use = "dropping a guard releases the lock at once"]
-pub struct OwnedRwLockWriteGuard<T: ?Sized> {
-    lock: Arc<RwLock<T>>,
 }
 
 /// An [`RwLockReadGuard`] narrowed by [`RwLockReadGuard::map`] to a part
@@ -123,8 +114,69 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         }
     }
 
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged. If `f` panics, the
+    /// read lock is released as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::new(vec![1, 2]);
+    /// let read = lock.try_read().unwrap();
+    /// let read = RwLockReadGuard::try_map(read, |v| v.get(5)).unwrap_err();
+    /// let first = RwLockReadGuard::try_map(read, |v| v.first()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// ```
+    #[doc(alias = "filter_map")]
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U>, Self> {
+        let value = match f(&*this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        Ok(MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
+    }
+
     /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`. A read guard may move to another thread when `T` is
+    /// only `Sync`, but the `&RwLock<T>` it returns outlives the guard and
+    /// could take write access there, and with it the `T` itself: a
+    /// `&RwLock<T>` may only reach another thread when `T: Send + Sync`.
+    /// For a `T` that is not `Sync` the guard stays on its thread, so the
+    /// bound costs nothing there.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockReadGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// // `Sync` but not `Send`: must be unlocked on the thread that locked it.
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let read = lock.try_read().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || {
+    ///         let lock = RwLockReadGuard::rwlock(&read); // error: not `Send`
+    ///         drop(read);
+    ///         drop(lock.write_blocking().take()); // would unlock `STD` here
+    ///     });
+    /// });
+    /// ```
+    ///
+    /// The guard is invariant in `T`, because it hands this `&RwLock<T>`
+    /// back; [`map`](Self::map) gives a guard that is covariant.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 }
@@ -156,17 +208,35 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // The new guard owns the kept read before the release runs wakers:
+        // should one panic, the unwind drops the guard and frees the read.
+        let read = RwLockReadGuard::new(lock);
         lock.raw.release(WRITE - READ);
-        RwLockReadGuard::new(lock)
+        read
     }
 
     /// Turns write access into upgradable read access without unlocking,
     /// admitting the readers at the head of the line.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let mut write = lock.try_write().unwrap();
+    /// *write = 1;
+    /// let upgradable = RwLockWriteGuard::downgrade_to_upgradable(write);
+    /// assert!(lock.try_read().is_some()); // readers may join
+    /// assert!(lock.try_write().is_none()); // writers may not
+    /// let write = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap();
+    /// assert_eq!(*write, 1);
+    /// ```
     pub fn downgrade_to_upgradable(this: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // Owned before any waker runs, as in `downgrade`.
+        let upgradable = RwLockUpgradableReadGuard::new(lock);
         lock.raw.release(WRITE - UPGRADABLE);
-        RwLockUpgradableReadGuard::new(lock)
+        upgradable
     }
 
     /// Narrows the guard to a part of the value, keeping the write lock.
@@ -198,8 +268,63 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         }
     }
 
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged. If `f` panics, the
+    /// write lock is released as the guard drops.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(vec![1, 2]);
+    /// let write = lock.try_write().unwrap();
+    /// let write = RwLockWriteGuard::try_map(write, |v| v.get_mut(5)).unwrap_err();
+    /// let mut last = RwLockWriteGuard::try_map(write, |v| v.last_mut()).unwrap();
+    /// *last = 20;
+    /// drop(last);
+    /// assert_eq!(*lock.try_read().unwrap(), [1, 20]);
+    /// ```
+    #[doc(alias = "filter_map")]
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U>, Self> {
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = &this.lock.raw;
+        mem::forget(this);
+        Ok(MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
+    }
+
     /// The lock this guard writes.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`, for the reason given at
+    /// [`RwLockReadGuard::rwlock`]: a write guard is `Sync` when `T` is, and
+    /// the returned reference outlives the guard.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockWriteGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let write = lock.try_write().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let lock = RwLockWriteGuard::rwlock(&write); // error: not `Send`
+    ///         let _ = lock.try_read();
+    ///     });
+    /// });
+    /// ```
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 }
@@ -238,13 +363,56 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         }
     }
 
-    /// Blocks the current thread in [`upgrade`](Self::upgrade).
+    /// Blocks the current thread in [`upgrade`](Self::upgrade) until the
+    /// other readers are gone.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run the
+    /// other readers is a deadlock; on a multi-threaded one it takes a
+    /// worker away until they are gone. A read guard held by this same
+    /// thread never goes away, on any runtime or none. It never panics.
+    /// From async code use [`upgrade`](Self::upgrade).
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let read = lock.read_blocking();
+    /// let writer = {
+    ///     let lock = Arc::clone(&lock);
+    ///     std::thread::spawn(move || {
+    ///         let upgradable = lock.upgradable_read_blocking();
+    ///         *RwLockUpgradableReadGuard::upgrade_blocking(upgradable) += 1;
+    ///     })
+    /// };
+    /// // A waiting upgrade holds back new readers, like a queued writer.
+    /// while lock.try_read().is_some() {
+    ///     std::thread::yield_now();
+    /// }
+    /// drop(read); // the last other reader: the upgrade goes through
+    /// writer.join().unwrap();
+    /// assert_eq!(*lock.read_blocking(), 1);
+    /// ```
+    #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
         crate::semaphore::wait_forever(Self::upgrade(this))
     }
 
     /// Turns this guard into write access if no other reader holds the
     /// lock; otherwise gives it back.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard as Upgradable};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let upgradable = lock.try_upgradable_read().unwrap();
+    /// let read = lock.try_read().unwrap();
+    /// let upgradable = Upgradable::try_upgrade(upgradable).unwrap_err(); // `read`
+    /// drop(read);
+    /// *Upgradable::try_upgrade(upgradable).unwrap() += 1;
+    /// assert_eq!(*lock.try_read().unwrap(), 1);
+    /// ```
     pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
         if this.lock.raw.try_acquire_front(WRITE - UPGRADABLE) {
             Ok(Self::into_write(this))
@@ -255,15 +423,50 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 
     /// Turns this guard into a plain read guard, letting another
     /// upgradable read or the readers behind it in line proceed.
+    ///
+    /// ```
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let upgradable = lock.try_upgradable_read().unwrap();
+    /// assert!(lock.try_upgradable_read().is_none());
+    /// let read = RwLockUpgradableReadGuard::downgrade(upgradable);
+    /// assert!(lock.try_upgradable_read().is_some());
+    /// # drop(read);
+    /// ```
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
+        // Owned before any waker runs, as in `RwLockWriteGuard::downgrade`.
+        let read = RwLockReadGuard::new(lock);
         lock.raw.release(UPGRADABLE - READ);
-        RwLockReadGuard::new(lock)
+        read
     }
 
     /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &'a RwLock<T> {
+    ///
+    /// Needs `T: Send`, for the reason given at
+    /// [`RwLockReadGuard::rwlock`]: an upgradable guard is `Sync` when `T`
+    /// is, and the returned reference outlives the guard.
+    ///
+    /// ```compile_fail,E0277
+    /// use fairsync::{RwLock, RwLockUpgradableReadGuard};
+    /// use std::sync::{Mutex, MutexGuard};
+    ///
+    /// static STD: Mutex<()> = Mutex::new(());
+    /// let lock: RwLock<Option<MutexGuard<'static, ()>>> = RwLock::new(Some(STD.lock().unwrap()));
+    /// let read = lock.try_upgradable_read().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let lock = RwLockUpgradableReadGuard::rwlock(&read); // error: not `Send`
+    ///         let _ = lock.try_read();
+    ///     });
+    /// });
+    /// ```
+    pub fn rwlock(this: &Self) -> &'a RwLock<T>
+    where
+        T: Send,
+    {
         this.lock
     }
 
@@ -272,30 +475,6 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         let lock = this.lock;
         mem::forget(this);
         RwLockWriteGuard::new(lock)
-    }
-}
-
-impl<T: ?Sized> OwnedRwLockReadGuard<T> {
-    /// Wraps a lock whose read access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
-        Self { lock }
-    }
-
-    /// The lock this guard reads.
-    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
-}
-
-impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
-    /// Wraps a lock whose write access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
-        Self { lock }
-    }
-
-    /// The lock this guard writes.
-    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
     }
 }
 
@@ -310,6 +489,26 @@ impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<V: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&U) -> Option<&V>,
+    ) -> Result<MappedRwLockReadGuard<'a, V>, Self> {
+        let value = match f(&*this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = this.raw;
+        mem::forget(this);
+        Ok(MappedRwLockReadGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 }
 
@@ -327,6 +526,26 @@ impl<'a, U: ?Sized> MappedRwLockWriteGuard<'a, U> {
             value,
             _marker: PhantomData,
         }
+    }
+
+    /// Like [`map`](Self::map), for a part that may be missing: when `f`
+    /// returns `None`, the guard comes back unchanged.
+    #[doc(alias = "filter_map")]
+    pub fn try_map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> Option<&mut V>,
+    ) -> Result<MappedRwLockWriteGuard<'a, V>, Self> {
+        let value = match f(&mut *this) {
+            Some(value) => NonNull::from(value),
+            None => return Err(this),
+        };
+        let raw = this.raw;
+        mem::forget(this);
+        Ok(MappedRwLockWriteGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
     }
 }
 
@@ -348,9 +567,7 @@ macro_rules! read_access {
 read_access!(
     RwLockReadGuard<'a, T>,
     RwLockWriteGuard<'a, T>,
-    RwLockUpgradableReadGuard<'a, T>,
-    OwnedRwLockReadGuard<T>,
-    OwnedRwLockWriteGuard<T>
+    RwLockUpgradableReadGuard<'a, T>
 );
 
 macro_rules! write_access {
@@ -366,7 +583,7 @@ macro_rules! write_access {
     )*};
 }
 
-write_access!(RwLockWriteGuard<'a, T>, OwnedRwLockWriteGuard<T>);
+write_access!(RwLockWriteGuard<'a, T>);
 
 impl<U: ?Sized> Deref for MappedRwLockReadGuard<'_, U> {
     type Target = U;
@@ -415,8 +632,6 @@ release_on_drop! {
     RwLockReadGuard<'a, T>: READ, g => g.lock.raw;
     RwLockWriteGuard<'a, T>: WRITE, g => g.lock.raw;
     RwLockUpgradableReadGuard<'a, T>: UPGRADABLE, g => g.lock.raw;
-    OwnedRwLockReadGuard<T>: READ, g => g.lock.raw;
-    OwnedRwLockWriteGuard<T>: WRITE, g => g.lock.raw;
     MappedRwLockReadGuard<'a, U>: READ, g => g.raw;
     MappedRwLockWriteGuard<'a, U>: WRITE, g => g.raw;
 }
@@ -425,8 +640,6 @@ format_like_target!(
     RwLockReadGuard<'a, T>,
     RwLockWriteGuard<'a, T>,
     RwLockUpgradableReadGuard<'a, T>,
-    OwnedRwLockReadGuard<T>,
-    OwnedRwLockWriteGuard<T>,
     MappedRwLockReadGuard<'a, U>,
     MappedRwLockWriteGuard<'a, U>
 );
