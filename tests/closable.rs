@@ -307,6 +307,10 @@ fn permits_split_merge_forget_and_know_their_semaphore() {
     let permit = plain.try_acquire().unwrap();
     assert!(std::ptr::eq(permit.semaphore(), &plain));
     assert!(permit.closable_semaphore().is_none());
+    let plain = Arc::new(Semaphore::new(1));
+    let owned = plain.try_acquire_owned().unwrap();
+    assert!(Arc::ptr_eq(owned.semaphore(), &plain));
+    assert!(owned.closable_semaphore().is_none());
 }
 
 #[test]
