@@ -7,6 +7,7 @@
 //! its input only and a crash input replays exactly. A divergence from the
 //! model panics with the step, the operation and the model's state.
 
+pub mod condvar;
 pub mod rwlock;
 pub mod semaphore;
 
