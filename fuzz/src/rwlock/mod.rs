@@ -17,7 +17,8 @@
 //! - `is_locked()` and `waiters()` match the model, and every guard reads
 //!   the value the model's writes left.
 
-use std::collections::VecDeque;
+mod model;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,7 @@ use fairsync::{
     RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
 };
 
+use self::model::{Model, Want};
 use crate::{check, pick, Wakes};
 
 /// Two fields, so that `map` can narrow a guard to either.
@@ -118,93 +120,6 @@ pub fn run(input: &Input) {
         !lock.is_locked() && lock.waiters() == 0 && lock.try_write().is_some(),
         "after dropping everything the lock is not free: {lock:?}"
     );
-}
-
-// ---------------------------------------------------------------------------
-// The model
-
-/// What a waiter asks for. `Upgrade` is held as an upgradable read while it
-/// waits and asks for the rest of write access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Want {
-    Read,
-    Write,
-    Upgradable,
-    Upgrade,
-}
-
-#[derive(Default)]
-struct Model {
-    /// Holders, counting waiters granted but not yet polled.
-    readers: usize,
-    upgradable: bool,
-    writer: bool,
-    queue: VecDeque<(usize, Want)>,
-    /// Granted, not yet polled.
-    granted: Vec<usize>,
-    value: Value,
-}
-
-impl Model {
-    fn fits(&self, want: Want) -> bool {
-        match want {
-            Want::Read => !self.writer,
-            Want::Upgradable => !self.writer && !self.upgradable,
-            Want::Write => !self.writer && !self.upgradable && self.readers == 0,
-            // The upgradable read it comes from is held, so only readers
-            // can be in the way.
-            Want::Upgrade => self.readers == 0,
-        }
-    }
-
-    /// Whether a new request would be served at once.
-    fn admits_now(&self, want: Want) -> bool {
-        match want {
-            Want::Upgrade => self.fits(want),
-            _ => self.queue.is_empty() && self.fits(want),
-        }
-    }
-
-    fn take(&mut self, want: Want) {
-        match want {
-            Want::Read => self.readers += 1,
-            Want::Upgradable => self.upgradable = true,
-            Want::Write => self.writer = true,
-            Want::Upgrade => {
-                self.upgradable = false;
-                self.writer = true;
-            }
-        }
-    }
-
-    fn admit(&mut self) {
-        while let Some(&(id, want)) = self.queue.front() {
-            if !self.fits(want) {
-                break;
-            }
-            self.queue.pop_front();
-            self.take(want);
-            self.granted.push(id);
-        }
-    }
-
-    fn is_granted(&self, id: usize) -> bool {
-        self.granted.contains(&id)
-    }
-
-    fn is_locked(&self) -> bool {
-        self.readers > 0 || self.upgradable || self.writer
-    }
-}
-
-impl fmt::Debug for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "readers {}, upgradable {}, writer {}, queue {:?}, granted {:?}, value {:?}",
-            self.readers, self.upgradable, self.writer, self.queue, self.granted, self.value
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -652,17 +567,6 @@ impl<'a> Runner<'a> {
                     if e.wakes.woken() { "" } else { "not " }
                 );
             }
-        }
-    }
-}
-
-impl Model {
-    /// Gives back what a holder that took `want` holds, without admitting.
-    fn take_back(&mut self, want: Want) {
-        match want {
-            Want::Read => self.readers -= 1,
-            Want::Upgradable => self.upgradable = false,
-            Want::Write | Want::Upgrade => self.writer = false,
         }
     }
 }
