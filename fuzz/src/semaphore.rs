@@ -37,7 +37,8 @@ pub struct Input {
 /// steps do something; a step with nothing to act on is skipped.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum Op {
-    /// `acquire_many(weight % 5)` or `acquire_many_owned`, not yet polled.
+    /// `acquire_many(weight % 5)` or `acquire_many_owned` (`acquire` or
+    /// `acquire_owned` for weight 1), not yet polled.
     Acquire {
         weight: u8,
         owned: bool,
@@ -269,10 +270,12 @@ impl<'a> Runner<'a> {
         match op {
             Op::Acquire { weight, owned } => {
                 let weight = usize::from(weight % 5);
-                let fut = if owned {
-                    Fut::Owned(Box::pin(Arc::clone(self.sem).acquire_many_owned(weight)))
-                } else {
-                    Fut::Borrowed(Box::pin(self.sem.acquire_many(weight)))
+                let sem = self.sem;
+                let fut = match (owned, weight) {
+                    (true, 1) => Fut::Owned(Box::pin(Arc::clone(sem).acquire_owned())),
+                    (true, _) => Fut::Owned(Box::pin(Arc::clone(sem).acquire_many_owned(weight))),
+                    (false, 1) => Fut::Borrowed(Box::pin(sem.acquire())),
+                    (false, _) => Fut::Borrowed(Box::pin(sem.acquire_many(weight))),
                 };
                 self.add(weight, State::Future { fut, polled: false });
             }
