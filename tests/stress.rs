@@ -22,7 +22,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,17 @@ const MAX_WEIGHT: usize = 3;
 /// microseconds to milliseconds. Miri's clock (virtual under isolation)
 /// advances with its slowness.
 const STALL: Duration = Duration::from_secs(if cfg!(miri) { 1800 } else { 60 });
+
+/// Where the bound starts in `Shared::usage`.
+const BOUND_SHIFT: u32 = 32;
+
+/// `(in use, bound)` from a `Shared::usage` word.
+fn split_usage(usage: u64) -> (usize, usize) {
+    (
+        (usage & u64::from(u32::MAX)) as usize,
+        (usage >> BOUND_SHIFT) as usize,
+    )
+}
 
 /// What a worker is doing, for the hang report.
 #[derive(Clone, Copy, Debug)]
@@ -128,12 +139,14 @@ struct Shared {
     counter: Mutex<u64>,
     /// Successful increments of `counter`.
     increments: AtomicUsize,
-    /// Permits the workers hold right now (raised after an acquire, lowered
-    /// before the release).
-    in_use: AtomicUsize,
-    /// An upper bound on the semaphore's permits: raised before
-    /// `add_permits`, lowered after `forget`.
-    bound: AtomicUsize,
+    /// Two counts in one word, so that a check reads both at one instant:
+    /// the permits the workers hold right now (low half: raised after an
+    /// acquire, lowered before the release), and an upper bound on the
+    /// semaphore's permits (high half: raised before `add_permits`, lowered
+    /// after `forget`). Read apart, a bound lowered after a `forget` could
+    /// meet an in-use count from before other permits went back, and report
+    /// an excess that never existed.
+    usage: AtomicU64,
     stats: Stats,
     workers: Vec<Worker>,
 }
@@ -147,8 +160,7 @@ impl Shared {
             sem: Arc::new(Semaphore::new(PERMITS)),
             counter: Mutex::new(0),
             increments: AtomicUsize::new(0),
-            in_use: AtomicUsize::new(0),
-            bound: AtomicUsize::new(PERMITS),
+            usage: AtomicU64::new((PERMITS as u64) << BOUND_SHIFT),
             stats: Stats::default(),
             workers: tasks
                 .chain(threads)
@@ -165,11 +177,11 @@ impl Shared {
     /// Books `n` permits as in use, checking that no more are in use than
     /// exist.
     fn take(&self, n: usize) {
-        let in_use = self.in_use.fetch_add(n, Ordering::SeqCst) + n;
-        let bound = self.bound.load(Ordering::SeqCst);
+        let usage = self.usage.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        let (in_use, bound) = split_usage(usage);
         if in_use > bound {
             // Undo, so that the other workers' checks stay meaningful.
-            self.in_use.fetch_sub(n, Ordering::SeqCst);
+            self.give_back(n);
             panic!(
                 "{in_use} permits in use, but at most {bound} exist ({:?})",
                 self.sem
@@ -178,7 +190,22 @@ impl Shared {
     }
 
     fn give_back(&self, n: usize) {
-        self.in_use.fetch_sub(n, Ordering::SeqCst);
+        self.usage.fetch_sub(n as u64, Ordering::SeqCst);
+    }
+
+    fn raise_bound(&self, k: usize) {
+        self.usage
+            .fetch_add((k as u64) << BOUND_SHIFT, Ordering::SeqCst);
+    }
+
+    fn lower_bound(&self, k: usize) {
+        self.usage
+            .fetch_sub((k as u64) << BOUND_SHIFT, Ordering::SeqCst);
+    }
+
+    /// Permits in use and the bound, read together.
+    fn usage(&self) -> (usize, usize) {
+        split_usage(self.usage.load(Ordering::SeqCst))
     }
 
     /// Operations completed so far, by all workers.
@@ -201,8 +228,8 @@ impl Shared {
             self.sem,
             self.counter,
             self.increments.load(Ordering::SeqCst),
-            self.in_use.load(Ordering::SeqCst),
-            self.bound.load(Ordering::SeqCst),
+            self.usage().0,
+            self.usage().1,
             s.timeouts_fired.load(Ordering::SeqCst),
             s.sleeps_won.load(Ordering::SeqCst),
             s.second_acquire_won.load(Ordering::SeqCst),
@@ -352,18 +379,18 @@ async fn task(shared: Arc<Shared>, me: usize) {
                 let k = rng.range(1, 2);
                 if rng.range(0, 1) == 0 {
                     w.set(Doing::AddThenForget);
-                    shared.bound.fetch_add(k, Ordering::SeqCst);
+                    shared.raise_bound(k);
                     sem.add_permits(k);
                     let permit = sem.acquire_many(k).await;
                     permit.forget();
-                    shared.bound.fetch_sub(k, Ordering::SeqCst);
+                    shared.lower_bound(k);
                 } else {
                     w.set(Doing::ForgetThenAdd);
                     let permit = sem.acquire_many(k).await;
                     permit.forget();
-                    shared.bound.fetch_sub(k, Ordering::SeqCst);
+                    shared.lower_bound(k);
                     tokio::task::yield_now().await;
-                    shared.bound.fetch_add(k, Ordering::SeqCst);
+                    shared.raise_bound(k);
                     sem.add_permits(k);
                 }
                 shared.stats.forget_pairs.fetch_add(1, Ordering::SeqCst);
@@ -565,7 +592,7 @@ fn tasks_and_threads_share_a_semaphore_and_a_mutex_under_contention() {
         "lost updates: the mutex did not exclude\n{}",
         shared.report()
     );
-    assert_eq!(shared.in_use.load(Ordering::SeqCst), 0);
+    assert_eq!(shared.usage().0, 0);
     println!("{}", shared.report());
     if !cfg!(miri) {
         let s = &shared.stats;
