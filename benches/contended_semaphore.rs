@@ -61,6 +61,7 @@ fn w4_bound(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BOUND_TASKS as u64));
     for permits in BOUNDS {
         bound::<fairsync::Semaphore>(&mut group, &rt, permits);
+        bound::<fairsync::ClosableSemaphore>(&mut group, &rt, permits);
         bound::<tokio::sync::Semaphore>(&mut group, &rt, permits);
         bound::<async_lock::Semaphore>(&mut group, &rt, permits);
         bound::<baseline::Semaphore>(&mut group, &rt, permits);

@@ -376,6 +376,13 @@ fn sizes(csv: &mut String) {
         size_of_val(&Arc::new(fairsync::Mutex::new(0u64)).lock_owned()),
         size_of_val(&Arc::new(fairsync::Semaphore::new(1)).acquire_owned()),
     );
+    let closable = Arc::new(fairsync::ClosableSemaphore::new(1));
+    println!(
+        "fairsync also: ClosableSemaphore::acquire() {} B, ClosableSemaphore::acquire_owned() {} B, OwnedSemaphorePermit {} B",
+        size_of_val(&closable.acquire()),
+        size_of_val(&closable.acquire_owned()),
+        size_of::<fairsync::OwnedSemaphorePermit>(),
+    );
 }
 
 /// Allocations (and bytes) per acquire, hand-polled.

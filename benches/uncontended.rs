@@ -49,6 +49,11 @@ fn semaphore(c: &mut Criterion) {
     group.bench_function("fairsync", |b| {
         b.iter(|| drop(now(black_box(&fair).acquire())))
     });
+    // The same engine with close: its fast path tests one more bit.
+    let closable = fairsync::ClosableSemaphore::new(8);
+    group.bench_function("fairsync-closable", |b| {
+        b.iter(|| drop(now(black_box(&closable).acquire()).expect("open")))
+    });
     let tokio = tokio::sync::Semaphore::new(8);
     group.bench_function("tokio", |b| {
         b.iter(|| drop(now(black_box(&tokio).acquire())))

@@ -40,6 +40,7 @@ macro_rules! format_like_target {
 
 mod barrier;
 mod blocking;
+mod closable;
 mod condvar;
 mod event;
 mod lock;
@@ -50,6 +51,9 @@ mod semaphore;
 mod sync;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use closable::{
+    ClosableAcquire, ClosableAcquireOwned, ClosableSemaphore, Closed, TryAcquireError,
+};
 pub use condvar::{Condvar, CondvarWait, CondvarWaitWhile, WaitTimeoutResult};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockAcquireOwned, LockGuard, OwnedLockGuard};

@@ -11,6 +11,7 @@ use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
 use crate::blocking::{block_on, deadline};
+use crate::closable::ClosableSemaphore;
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 use crate::sync::{AtomicUsize, Ordering};
 
@@ -134,7 +135,7 @@ impl Semaphore {
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
         check_request(n);
         self.raw.try_acquire(n).then(|| SemaphorePermit {
-            sem: self,
+            sem: Source::Plain(self),
             permits: n,
         })
     }
@@ -248,7 +249,7 @@ impl Semaphore {
     pub fn try_acquire_many_owned(self: &Arc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
         check_request(n);
         self.raw.try_acquire(n).then(|| OwnedSemaphorePermit {
-            sem: Arc::clone(self),
+            sem: OwnedSource::Plain(Arc::clone(self)),
             permits: n,
         })
     }
@@ -304,6 +305,29 @@ impl Semaphore {
         self.raw.release(n);
     }
 
+    /// Removes up to `n` of the free permits for good, without waiting, and
+    /// returns how many it removed: shrinks the semaphore's limit.
+    ///
+    /// Only free permits are taken: not those held, and not those a queued
+    /// waiter has already collected (while anyone waits, none are free, so
+    /// this returns 0). To take permits away as they are released, acquire
+    /// them and [`forget`](SemaphorePermit::forget) the permit.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(10);
+    /// let held = sem.try_acquire_many(4).unwrap();
+    /// assert_eq!(sem.forget_permits(8), 6); // only 6 were free
+    /// drop(held);
+    /// assert_eq!(sem.available_permits(), 4);
+    /// ```
+    pub fn forget_permits(&self, n: usize) -> usize {
+        let taken = self.raw.forget(n);
+        self.total.fetch_sub(taken, Ordering::Relaxed);
+        taken
+    }
+
     /// Permits free to take now: not held, and not already collected by a
     /// queued waiter. Always 0 while anyone waits.
     #[inline]
@@ -319,7 +343,7 @@ impl Semaphore {
 }
 
 #[inline]
-fn check_request(n: usize) {
+pub(crate) fn check_request(n: usize) {
     if n > MAX_PERMITS {
         panic!("cannot acquire {n} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})");
     }
@@ -370,7 +394,10 @@ macro_rules! acquire_future {
                 inner
                     .as_mut()
                     .poll(cx)
-                    .map(|sem| $permit { sem, permits })
+                    .map(|sem| $permit {
+                        sem: sem.into(),
+                        permits,
+                    })
             }
         }
 
@@ -394,31 +421,147 @@ macro_rules! acquire_future {
 acquire_future!(Acquire<'a>, SemaphorePermit);
 acquire_future!(AcquireOwned, OwnedSemaphorePermit);
 
-/// Permits taken from a [`Semaphore`]; dropping it gives them back.
+/// Permits taken from a [`Semaphore`] or a [`ClosableSemaphore`]; dropping
+/// it gives them back.
 #[must_use = "dropping a permit releases it at once"]
 pub struct SemaphorePermit<'a> {
-    sem: &'a Semaphore,
+    sem: Source<'a>,
     permits: usize,
 }
 
-/// Permits taken from an `Arc<Semaphore>`; dropping it gives them back.
+/// Permits taken from an `Arc<Semaphore>` or an `Arc<ClosableSemaphore>`;
+/// dropping it gives them back.
 #[must_use = "dropping a permit releases it at once"]
 pub struct OwnedSemaphorePermit {
-    sem: Arc<Semaphore>,
+    sem: OwnedSource,
     permits: usize,
 }
 
+/// Where a [`SemaphorePermit`] came from. Both kinds share one engine (a
+/// `ClosableSemaphore` is a `Semaphore` that can also be closed), so
+/// releasing needs no more than the engine; the kind is kept for the
+/// accessors, which hand back what the caller acquired from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Plain(&'a Semaphore),
+    Closable(&'a ClosableSemaphore),
+}
+
+/// Where an [`OwnedSemaphorePermit`] came from; it keeps that `Arc` alive.
+#[derive(Clone)]
+enum OwnedSource {
+    Plain(Arc<Semaphore>),
+    Closable(Arc<ClosableSemaphore>),
+}
+
+impl<'a> Source<'a> {
+    #[inline]
+    fn engine(&self) -> &'a Semaphore {
+        match *self {
+            Source::Plain(sem) => sem,
+            Source::Closable(sem) => sem.engine(),
+        }
+    }
+}
+
+impl OwnedSource {
+    #[inline]
+    fn engine(&self) -> &Semaphore {
+        match self {
+            OwnedSource::Plain(sem) => sem,
+            OwnedSource::Closable(sem) => sem.engine(),
+        }
+    }
+}
+
+impl<'a> From<&'a Semaphore> for Source<'a> {
+    fn from(sem: &'a Semaphore) -> Self {
+        Source::Plain(sem)
+    }
+}
+
+impl<'a> From<&'a ClosableSemaphore> for Source<'a> {
+    fn from(sem: &'a ClosableSemaphore) -> Self {
+        Source::Closable(sem)
+    }
+}
+
+impl From<Arc<Semaphore>> for OwnedSource {
+    fn from(sem: Arc<Semaphore>) -> Self {
+        OwnedSource::Plain(sem)
+    }
+}
+
+impl From<Arc<ClosableSemaphore>> for OwnedSource {
+    fn from(sem: Arc<ClosableSemaphore>) -> Self {
+        OwnedSource::Closable(sem)
+    }
+}
+
+const FROM_CLOSABLE: &str = "this permit belongs to a ClosableSemaphore: \
+                             use closable_semaphore() to reach it";
+
 impl OwnedSemaphorePermit {
+    /// Permits of `sem`, which the caller has just taken from its counter.
+    pub(crate) fn from_closable(sem: Arc<ClosableSemaphore>, permits: usize) -> Self {
+        Self {
+            sem: OwnedSource::Closable(sem),
+            permits,
+        }
+    }
+
     /// The semaphore the permits belong to.
+    ///
+    /// # Panics
+    ///
+    /// If the permits belong to a [`ClosableSemaphore`]; use
+    /// [`closable_semaphore`](Self::closable_semaphore) for those.
     pub fn semaphore(&self) -> &Arc<Semaphore> {
-        &self.sem
+        match &self.sem {
+            OwnedSource::Plain(sem) => sem,
+            OwnedSource::Closable(_) => panic!("{FROM_CLOSABLE}"),
+        }
+    }
+
+    /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
+    /// belong to a plain [`Semaphore`].
+    pub fn closable_semaphore(&self) -> Option<&Arc<ClosableSemaphore>> {
+        match &self.sem {
+            OwnedSource::Plain(_) => None,
+            OwnedSource::Closable(sem) => Some(sem),
+        }
     }
 }
 
 impl<'a> SemaphorePermit<'a> {
+    /// Permits of `sem`, which the caller has just taken from its counter.
+    pub(crate) fn from_closable(sem: &'a ClosableSemaphore, permits: usize) -> Self {
+        Self {
+            sem: Source::Closable(sem),
+            permits,
+        }
+    }
+
     /// The semaphore the permits belong to.
+    ///
+    /// # Panics
+    ///
+    /// If the permits belong to a [`ClosableSemaphore`]; use
+    /// [`closable_semaphore`](Self::closable_semaphore) for those.
     pub fn semaphore(&self) -> &'a Semaphore {
-        self.sem
+        match self.sem {
+            Source::Plain(sem) => sem,
+            Source::Closable(_) => panic!("{FROM_CLOSABLE}"),
+        }
+    }
+
+    /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
+    /// belong to a plain [`Semaphore`].
+    pub fn closable_semaphore(&self) -> Option<&'a ClosableSemaphore> {
+        match self.sem {
+            Source::Plain(_) => None,
+            Source::Closable(sem) => Some(sem),
+        }
     }
 }
 
@@ -434,7 +577,7 @@ macro_rules! permit_methods {
             /// Drops the permits without returning them: the semaphore
             /// ends up with that many fewer.
             pub fn forget(mut self) {
-                self.sem.total.fetch_sub(self.permits, Ordering::Relaxed);
+                self.sem.engine().total.fetch_sub(self.permits, Ordering::Relaxed);
                 self.permits = 0;
             }
 
@@ -455,7 +598,7 @@ macro_rules! permit_methods {
             /// If `other` belongs to another semaphore.
             pub fn merge(&mut self, mut other: Self) {
                 assert!(
-                    core::ptr::eq(&*self.sem, &*other.sem),
+                    core::ptr::eq(self.sem.engine(), other.sem.engine()),
                     "cannot merge permits of different semaphores"
                 );
                 self.permits += other.permits;
@@ -466,7 +609,7 @@ macro_rules! permit_methods {
         impl$(<$lt>)? Drop for $permit$(<$lt>)? {
             #[inline]
             fn drop(&mut self) {
-                self.sem.raw.release(self.permits);
+                self.sem.engine().raw.release(self.permits);
             }
         }
 

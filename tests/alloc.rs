@@ -15,8 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fairsync::{
-    Barrier, Condvar, Event, Lock, Mutex, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
-    OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard, Semaphore,
+    Barrier, ClosableSemaphore, Condvar, Event, Lock, Mutex, OwnedRwLockReadGuard,
+    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard,
+    Semaphore,
 };
 
 struct CountingAlloc;
@@ -118,6 +119,37 @@ fn contended_semaphore_cycle_does_not_allocate() {
     assert_eq!(count, 0, "a contended acquire/release cycle allocated");
     assert_eq!(wakes, 2);
     assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
+fn contended_closable_semaphore_cycle_and_close_do_not_allocate() {
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+    let waker = static_waker(&WAKES);
+    let sem = Arc::new(ClosableSemaphore::new(2));
+    let (wakes, count) = allocations_in(|| {
+        let held = sem.try_acquire_many(2).unwrap();
+        let mut granted = pin!(sem.acquire());
+        assert!(poll(granted.as_mut(), &waker).is_pending());
+        let mut weighted = pin!(sem.acquire_many_owned(2));
+        assert!(poll(weighted.as_mut(), &waker).is_pending());
+        let mut behind = pin!(sem.acquire());
+        assert!(poll(behind.as_mut(), &waker).is_pending());
+        drop(held); // one to `granted`, one collected by `weighted`
+        let Poll::Ready(Ok(permit)) = poll(granted.as_mut(), &waker) else {
+            panic!("granted")
+        };
+        sem.close(); // fails `weighted` and `behind`
+        assert!(matches!(
+            poll(weighted.as_mut(), &waker),
+            Poll::Ready(Err(_))
+        ));
+        assert!(matches!(poll(behind.as_mut(), &waker), Poll::Ready(Err(_))));
+        drop(permit);
+        WAKES.load(Ordering::SeqCst)
+    });
+    assert_eq!(count, 0, "a contended closable cycle or close allocated");
+    assert_eq!(wakes, 3);
+    assert_eq!(sem.available_permits(), 2);
 }
 
 #[test]

@@ -13,21 +13,24 @@ use std::rc::Rc;
 use std::sync::MutexGuard as StdMutexGuard;
 
 use fairsync::{
-    Acquire, AcquireOwned, Barrier, BarrierWait, BarrierWaitResult, Condvar, CondvarWait,
-    CondvarWaitWhile, Event, EventWait, Lock, LockAcquire, LockAcquireOwned, LockGuard,
-    MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock,
-    MutexLockOwned, OwnedLockGuard, OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard,
-    OwnedMappedRwLockWriteGuard, OwnedMutexGuard, OwnedRwLockReadGuard,
-    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock,
-    RwLockRead, RwLockReadGuard, RwLockReadOwned, RwLockUpgradableRead, RwLockUpgradableReadGuard,
-    RwLockUpgradableReadOwned, RwLockUpgrade, RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard,
-    RwLockWriteOwned, Semaphore, SemaphorePermit, WaitTimeoutResult,
+    Acquire, AcquireOwned, Barrier, BarrierWait, BarrierWaitResult, ClosableAcquire,
+    ClosableAcquireOwned, ClosableSemaphore, Closed, Condvar, CondvarWait, CondvarWaitWhile, Event,
+    EventWait, Lock, LockAcquire, LockAcquireOwned, LockGuard, MappedMutexGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned,
+    OwnedLockGuard, OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard,
+    OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard,
+    OwnedSemaphorePermit, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
+    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned, Semaphore,
+    SemaphorePermit, TryAcquireError, WaitTimeoutResult,
 };
 
 fn is_send<T: ?Sized + Send>() {}
 fn is_sync<T: ?Sized + Sync>() {}
 fn is_debug<T: ?Sized + Debug>() {}
 fn is_future<T: std::future::Future>() {}
+fn is_fused<T: futures::future::FusedFuture>() {}
+fn is_error<T: std::error::Error + Clone + Copy + Eq + Send + Sync + 'static>() {}
 
 macro_rules! assert_not_impl {
     ($t:ty, $trait:path, $name:ident) => {
@@ -219,6 +222,26 @@ fn lock_and_semaphore_types_are_send_and_sync() {
     is_sync::<SemaphorePermit<'static>>();
     is_send::<OwnedSemaphorePermit>();
     is_sync::<OwnedSemaphorePermit>();
+}
+
+#[test]
+fn closable_semaphore_types_are_send_and_sync() {
+    is_send::<ClosableSemaphore>();
+    is_sync::<ClosableSemaphore>();
+    is_send::<ClosableAcquire<'static>>();
+    is_sync::<ClosableAcquire<'static>>();
+    is_send::<ClosableAcquireOwned>();
+    is_sync::<ClosableAcquireOwned>();
+    is_future::<ClosableAcquire<'static>>();
+    is_future::<ClosableAcquireOwned>();
+    is_fused::<ClosableAcquire<'static>>();
+    is_fused::<ClosableAcquireOwned>();
+    is_send::<Closed>();
+    is_sync::<Closed>();
+    is_send::<TryAcquireError>();
+    is_sync::<TryAcquireError>();
+    is_error::<Closed>();
+    is_error::<TryAcquireError>();
 }
 
 #[test]
@@ -481,6 +504,11 @@ fn futures_can_be_spawned_on_a_multi_threaded_runtime() {
 #[test]
 fn every_public_type_implements_debug() {
     is_debug::<Semaphore>();
+    is_debug::<ClosableSemaphore>();
+    is_debug::<ClosableAcquire<'static>>();
+    is_debug::<ClosableAcquireOwned>();
+    is_debug::<Closed>();
+    is_debug::<TryAcquireError>();
     is_debug::<SemaphorePermit<'static>>();
     is_debug::<OwnedSemaphorePermit>();
     is_debug::<Acquire<'static>>();

@@ -179,6 +179,7 @@ named! {
     std::sync::Mutex<u64> => "std",
     parking_lot::Mutex<u64> => "parking_lot",
     fairsync::Semaphore => "fairsync",
+    fairsync::ClosableSemaphore => "fairsync-closable",
     tokio::sync::Semaphore => "tokio",
     async_lock::Semaphore => "async-lock",
     baseline::Semaphore => "event-listener",
@@ -242,6 +243,25 @@ impl AsyncSemaphore for fairsync::Semaphore {
     #[inline]
     async fn hold(&self, n: usize, pause: Pause) {
         let permit = self.acquire_many(n).await;
+        pause.run().await;
+        drop(permit);
+    }
+
+    fn available(&self) -> usize {
+        self.available_permits()
+    }
+}
+
+impl AsyncSemaphore for fairsync::ClosableSemaphore {
+    const WEIGHTED: bool = true;
+
+    fn new(permits: usize) -> Self {
+        fairsync::ClosableSemaphore::new(permits)
+    }
+
+    #[inline]
+    async fn hold(&self, n: usize, pause: Pause) {
+        let permit = self.acquire_many(n).await.expect("never closed");
         pause.run().await;
         drop(permit);
     }

@@ -7,12 +7,16 @@
 //!
 //! # State
 //!
-//! `state = permits << 1 | WAITERS`. Invariants, upheld under the lock:
+//! `state = permits << 2 | CLOSED_BIT | WAITERS`. Invariants, upheld under
+//! the lock:
 //! - `WAITERS` is set if and only if the list is non-empty;
-//! - `WAITERS` changes only while the lock is held;
-//! - `WAITERS` set implies `permits == 0`: released permits go to the head
-//!   waiter (which may collect them over several releases), never to the
-//!   counter, so nobody can take a permit ahead of a queued waiter.
+//! - `WAITERS` and `CLOSED_BIT` change only while the lock is held, and
+//!   `CLOSED_BIT` is never cleared;
+//! - `WAITERS` set implies `permits == 0` until the semaphore is closed:
+//!   released permits go to the head waiter (which may collect them over
+//!   several releases), never to the counter, so nobody can take a permit
+//!   ahead of a queued waiter. Once closed, permits only go to the counter
+//!   (see `close.rs`).
 //!
 //! Without waiters, acquire and release are one CAS each and never lock.
 //! With waiters, every counter change happens under the lock.
@@ -24,9 +28,12 @@
 //! `WAITING` → `GRANTED` (a releaser, under the lock: unlinked, waker taken,
 //! then the `Release` store of `GRANTED` as its last touch of the node).
 //! `GRANTED` → done (the owner sees it with an `Acquire` load, no lock).
+//! `WAITING` → `CLOSED` (`close`, under the lock: unlinked, waker taken,
+//! then the `Release` store of `CLOSED`); the acquire fails.
 //! Dropping a `WAITING` node unlinks it under the lock and passes on the
 //! permits it had collected; dropping a `GRANTED` one releases them all.
 
+mod close;
 mod list;
 mod notify;
 mod waiter;
@@ -45,14 +52,17 @@ use pin_project_lite::pin_project;
 use self::list::List;
 pub(crate) use self::notify::{Arrival, RawNotify, RawWait, WaitState};
 pub(crate) use self::waiter::Waiter;
-use self::waiter::{GRANTED, IDLE, WAITING};
+use self::waiter::{CLOSED, GRANTED, IDLE, WAITING};
+use crate::closable::Closed;
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// The largest number of permits a semaphore can hold or a caller can ask for.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
 const WAITERS: usize = 1;
-const PERMIT_SHIFT: u32 = 1;
+/// Set by `close`: every fast path fails, and nobody joins the line.
+const CLOSED_BIT: usize = 2;
+const PERMIT_SHIFT: u32 = 2;
 
 /// Set in a request (above every valid permit count) to queue it ahead of
 /// every waiter: an upgrade of a read lock must not wait behind writers that
@@ -112,16 +122,46 @@ impl RawSemaphore {
         self.waiters.load(Ordering::Relaxed)
     }
 
-    /// Takes `n` permits if nobody waits and enough are free. Zero permits
-    /// are always free, even while others wait.
+    /// Whether [`close`](Self::close) has run (or is running).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CLOSED_BIT != 0
+    }
+
+    /// Removes up to `n` permits from the counter for good and returns how
+    /// many. Never touches permits a queued head has collected (the counter
+    /// is empty while anyone waits), and never waits.
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            let taken = cmp::min(n, cur >> PERMIT_SHIFT);
+            if taken == 0 {
+                return 0;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (taken << PERMIT_SHIFT),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return taken,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Takes `n` permits if nobody waits, enough are free and the semaphore
+    /// is not closed. Zero permits are always free, even while others wait,
+    /// unless the semaphore is closed.
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> bool {
         if n == 0 {
-            return true;
+            return !self.is_closed();
         }
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            if cur & WAITERS != 0 || cur >> PERMIT_SHIFT < n {
+            // One mask for both bits: a plain semaphore pays nothing for close.
+            if cur & (WAITERS | CLOSED_BIT) != 0 || cur >> PERMIT_SHIFT < n {
                 return false;
             }
             match self.state.compare_exchange_weak(
@@ -166,14 +206,20 @@ impl RawSemaphore {
     }
 
     /// Hands `n` permits to the waiters from the head, then puts what is
-    /// left in the counter if the list emptied. Unlocks before returning.
+    /// left in the counter if the list emptied. Once the semaphore is
+    /// closed, hands nothing to anyone: the waiters still queued are about
+    /// to fail, so every permit goes to the counter. Unlocks before
+    /// returning.
     fn release_locked<'a>(
         &'a self,
         mut queue: MutexGuard<'a, Queue>,
         mut n: usize,
         wake: &mut WakeBatch,
     ) {
-        while n > 0 {
+        // Read under the lock, and again after each relock: `close` sets the
+        // bit under the lock.
+        let mut closed = self.is_closed();
+        while n > 0 && !closed {
             let Some(head) = queue.list.front() else {
                 break;
             };
@@ -187,6 +233,7 @@ impl RawSemaphore {
                 wake.wake_all();
                 mem::forget(in_hand);
                 queue = self.queue.lock();
+                closed = self.is_closed();
                 continue;
             }
             // SAFETY: `head` is linked, so it is live (list invariant), and
@@ -230,6 +277,10 @@ impl RawSemaphore {
                     Err(actual) => cur = actual,
                 }
             }
+        } else if closed {
+            // `close` is still failing the waiters, and clears WAITERS
+            // when it has failed the last one.
+            self.state.fetch_add(n << PERMIT_SHIFT, Ordering::Release);
         } else {
             debug_assert_eq!(n, 0, "permits left over while a waiter is queued");
         }
@@ -237,11 +288,17 @@ impl RawSemaphore {
 
     /// Polls a request (`n` permits, maybe with `FRONT`) whose node is `node`.
     #[inline]
-    fn poll_acquire(&self, node: Pin<&Waiter>, request: usize, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_acquire(
+        &self,
+        node: Pin<&Waiter>,
+        request: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Closed>> {
         match node.status() {
-            IDLE if self.try_acquire(request & !FRONT) => Poll::Ready(()),
+            IDLE if self.try_acquire(request & !FRONT) => Poll::Ready(Ok(())),
             IDLE => self.enqueue(node, request, cx),
-            GRANTED => Poll::Ready(()),
+            GRANTED => Poll::Ready(Ok(())),
+            CLOSED => Poll::Ready(Err(Closed)),
             _ => self.poll_waiting(node, cx),
         }
     }
@@ -250,11 +307,23 @@ impl RawSemaphore {
     /// and link the node, all under the lock so that no release can slip in
     /// between "too few permits" and "linked".
     #[cold]
-    fn enqueue(&self, node: Pin<&Waiter>, request: usize, cx: &mut Context<'_>) -> Poll<()> {
+    fn enqueue(
+        &self,
+        node: Pin<&Waiter>,
+        request: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Closed>> {
         let (n, front) = (request & !FRONT, request & FRONT != 0);
         let waker = cx.waker().clone();
         let mut queue = self.queue.lock();
         let mut cur = self.state.load(Ordering::Relaxed);
+        if cur & CLOSED_BIT != 0 {
+            // Set under the lock we hold, and never cleared: nobody joins
+            // the line of a closed semaphore.
+            drop(queue);
+            drop(waker);
+            return Poll::Ready(Err(Closed));
+        }
         let remaining = loop {
             if cur & WAITERS != 0 {
                 break if front {
@@ -285,7 +354,7 @@ impl RawSemaphore {
         if remaining == 0 {
             drop(queue);
             drop(waker);
-            return Poll::Ready(());
+            return Poll::Ready(Ok(()));
         }
         // SAFETY: the node is not linked yet, so only its owner (us) reaches
         // it; from the push on, the lock we hold guards these fields.
@@ -350,16 +419,21 @@ impl RawSemaphore {
 
     /// A later poll of a linked node: done if granted, else refresh the waker.
     #[cold]
-    fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
         let mut queue = self.queue.lock();
         let mut fresh = None;
         loop {
-            if node.status() == GRANTED {
+            let done = match node.status() {
+                GRANTED => Some(Ok(())),
+                CLOSED => Some(Err(Closed)),
+                _ => None,
+            };
+            if let Some(done) = done {
                 drop(queue);
                 drop(fresh);
-                return Poll::Ready(());
+                return Poll::Ready(done);
             }
-            // SAFETY: the node is linked (not GRANTED, and only its owner,
+            // SAFETY: the node is linked (WAITING, and only its owner,
             // us, unlinks it otherwise) and the lock is held.
             let slot = unsafe { &mut *node.waker.get() };
             // Whichever waker is left over is dropped after unlocking.
@@ -385,16 +459,21 @@ impl RawSemaphore {
     /// every permit it holds.
     fn cancel(&self, node: Pin<&Waiter>, n: usize) {
         match node.status() {
-            IDLE => return,
+            IDLE | CLOSED => return,
             GRANTED => return self.release(n),
             _ => {}
         }
         let mut wake = WakeBatch::new();
         let mut queue = self.queue.lock();
-        // A releaser may have granted the node since the load above.
-        if node.status() == GRANTED {
-            drop(queue);
-            return self.release(n);
+        // A releaser may have granted the node since the load above, or
+        // `close` failed it (then it holds nothing).
+        match node.status() {
+            GRANTED => {
+                drop(queue);
+                return self.release(n);
+            }
+            CLOSED => return,
+            _ => {}
         }
         // SAFETY: the status is WAITING and cannot change while we hold the
         // lock, so the node is linked in this list.
@@ -501,7 +580,34 @@ where
         match self.node.status.load(Ordering::Relaxed) {
             IDLE => "idle",
             WAITING => "waiting",
+            CLOSED => "closed",
             _ => "granted",
+        }
+    }
+
+    /// Polls for the permits of a semaphore that may be closed: `Err` once
+    /// `close` failed this request (or ran before its first poll).
+    #[inline]
+    pub(crate) fn poll_closable(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<H, Closed>> {
+        let this = self.project();
+        let handle = this
+            .handle
+            .as_ref()
+            .expect("acquire future polled after it completed");
+        match handle
+            .queue()
+            .poll_acquire(this.node.into_ref(), *this.permits, cx)
+        {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.handle.take().expect("checked above"))),
+            Poll::Ready(Err(Closed)) => {
+                // Completed: nothing to cancel on drop.
+                *this.handle = None;
+                Poll::Ready(Err(Closed))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -513,20 +619,14 @@ where
 {
     type Output = H;
 
+    /// For the primitives that are never closed.
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<H> {
-        let this = self.project();
-        let handle = this
-            .handle
-            .as_ref()
-            .expect("acquire future polled after it completed");
-        match handle
-            .queue()
-            .poll_acquire(this.node.into_ref(), *this.permits, cx)
-        {
-            Poll::Ready(()) => Poll::Ready(this.handle.take().expect("checked above")),
-            Poll::Pending => Poll::Pending,
-        }
+        self.poll_closable(cx).map(|granted| {
+            granted.unwrap_or_else(|Closed| {
+                unreachable!("only a ClosableSemaphore is closed, and it polls with poll_closable")
+            })
+        })
     }
 }
 

@@ -14,6 +14,9 @@ pub(super) const WAITING: u8 = 1;
 /// Unlinked by a releaser that handed over every requested permit. The store
 /// of this value is the releaser's last access to the node.
 pub(super) const GRANTED: u8 = 2;
+/// Unlinked by `close` without permits: the acquire fails. Like `GRANTED`,
+/// the store of this value is the closer's last access to the node.
+pub(super) const CLOSED: u8 = 3;
 
 /// The previous and next nodes while the node is linked.
 #[derive(Default)]

@@ -30,6 +30,7 @@
 //! the interleaving of a failing model.
 
 mod cancel;
+mod close;
 mod exclusion;
 mod family;
 mod handoff;
