@@ -209,14 +209,15 @@ impl Semaphore {
     ///
     /// # futures::executor::block_on(async {
     /// let sem = Arc::new(Semaphore::new(1));
-    /// let permit = sem.clone().acquire_owned().await;
+    /// let permit = sem.acquire_owned().await; // the permit keeps its own `Arc`
     /// let worker = std::thread::spawn(move || drop(permit));
     /// worker.join().unwrap();
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
     #[inline]
-    pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned {
+    #[doc(alias = "acquire_arc")]
+    pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
 
@@ -226,9 +227,9 @@ impl Semaphore {
     ///
     /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
-    pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
+    pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
-            inner: RawAcquire::new(self, n),
+            inner: RawAcquire::new(Arc::clone(self), n),
         }
     }
 
@@ -278,10 +279,8 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     pub fn acquire_many_owned_blocking(self: &Arc<Self>, n: usize) -> OwnedSemaphorePermit {
-        // `Arc::clone(self).acquire_many_owned(n)` compiles whether that
-        // method takes `Arc<Self>` or `&Arc<Self>`.
         self.try_acquire_many_owned(n)
-            .unwrap_or_else(|| wait_forever(Arc::clone(self).acquire_many_owned(n)))
+            .unwrap_or_else(|| wait_forever(self.acquire_many_owned(n)))
     }
 
     /// Adds `n` permits, handing them to waiters in FIFO order first.

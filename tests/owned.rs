@@ -76,6 +76,15 @@ fn owned_acquires_take_the_arc_by_reference_and_move_into_tasks() {
         drop(write);
         assert_eq!(*rwlock.read().await, 3);
         assert_free(&rwlock);
+
+        let sem = Arc::new(Semaphore::new(3));
+        drop(sem.acquire_owned().await);
+        drop(Arc::clone(&sem).acquire_owned().await);
+        let permit = sem.acquire_many_owned(2).await;
+        let other = Arc::clone(&sem).acquire_many_owned(1).await;
+        rt.spawn(async move { drop((permit, other)) }).await;
+        assert_eq!(sem.available_permits(), 3);
+        assert_eq!(Arc::strong_count(&sem), 1);
     });
 }
 
