@@ -305,7 +305,18 @@ impl Shared {
                 None => break,
             }
         }
-        let conn = Arc::new(Conn::open(&self.settings, None).await?);
+        // Opened on the driver: if the caller stops waiting, the session
+        // still lands in the pool instead of being thrown away half open,
+        // so that short timeouts cannot keep a process from ever waiting.
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let shared = Arc::clone(self);
+        crate::driver::spawn(async move {
+            let opened = Conn::open(&shared.settings, None).await.map(Arc::new);
+            if let Err(Ok(conn)) = tx.send(opened) {
+                shared.idle.lock().unwrap().push(conn);
+            }
+        });
+        let conn = rx.await.map_err(|_| Error::Lost)??;
         Ok(Pooled {
             conn,
             shared: Arc::downgrade(self),

@@ -376,31 +376,45 @@ fn cancelled_waits_leave_nothing_held() {
                 let (client, name) = (client.clone(), name.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut seed = (c * 31 + t * 7 + 1) as u64;
-                    for _ in 0..40 {
+                    let mut timeouts = 0;
+                    for _ in 0..30 {
                         seed = seed
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
                         let wait = Duration::from_micros((seed >> 33) % 4000);
                         if seed & 1 == 0 {
                             let lock = client.lock(&name);
-                            if let Ok(Some(g)) = lock.acquire_timeout(wait).await {
-                                tokio::time::sleep(Duration::from_micros(300)).await;
-                                drop(g);
+                            match lock.acquire_timeout(wait).await.unwrap() {
+                                Some(g) => {
+                                    tokio::time::sleep(Duration::from_millis(2)).await;
+                                    drop(g);
+                                }
+                                None => timeouts += 1,
                             }
                         } else {
                             let sem = client.semaphore(&name, 2);
-                            if let Ok(Some(p)) = sem.acquire_timeout(wait).await {
-                                tokio::time::sleep(Duration::from_micros(300)).await;
-                                drop(p);
+                            match sem.acquire_timeout(wait).await.unwrap() {
+                                Some(p) => {
+                                    tokio::time::sleep(Duration::from_millis(2)).await;
+                                    drop(p);
+                                }
+                                None => timeouts += 1,
                             }
                         }
                     }
+                    timeouts
                 }));
             }
         }
+        let mut timeouts = 0;
         for t in tasks {
-            t.await.unwrap();
+            timeouts += t.await.unwrap();
         }
+        println!("{timeouts} of 360 acquires timed out");
+        assert!(
+            timeouts > 36,
+            "too few cancellations to test them: {timeouts}"
+        );
         wait_until("every lock and permit to be released", || async {
             common::held(&raw, "lock", &name).await == 0
                 && common::held(&raw, "semaphore", &name).await == 0
