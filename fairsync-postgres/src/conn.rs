@@ -280,15 +280,17 @@ impl Conn {
     }
 
     /// Withdraws a statement whose future was dropped (a lock wait, most
-    /// likely) and leaves the session holding no advisory lock. Returns
-    /// false if the session had to be closed instead.
+    /// likely), then closes the session.
     ///
-    /// A cancel request is a signal that can arrive late, after the wait
-    /// has ended; then it hits whatever runs at that moment. So a harmless
-    /// `SELECT 1` is queued behind the wait, cancels are repeated until it
-    /// has run, and only then is the session released of its locks (the
-    /// wait may have been granted before the cancel arrived) and reused.
-    pub async fn withdraw(&self) -> bool {
+    /// The cancel request aborts the wait at once, so the session leaves
+    /// PostgreSQL's queue without holding up anyone behind it. A cancel
+    /// request is a signal that can also arrive late, after the wait ended,
+    /// and then hit whatever the session runs next; so the session is never
+    /// reused. A harmless `SELECT 1` queued behind the wait shows when it is
+    /// over: cancels are repeated until that has run, and closing the
+    /// session then releases anything the wait may have been granted before
+    /// the cancel arrived.
+    pub async fn withdraw(&self) {
         let mut fence = Box::pin(self.client.simple_query("SELECT 1"));
         for _ in 0..100 {
             if self.cancel_statement().await.is_err() {
@@ -301,17 +303,7 @@ impl Conn {
             .await;
             match outcome {
                 None => continue,
-                Some(Ok(_)) => {
-                    return self
-                        .client
-                        .simple_query("SELECT pg_advisory_unlock_all()")
-                        .await
-                        .is_ok()
-                        || {
-                            self.kill();
-                            false
-                        };
-                }
+                Some(Ok(_)) => break,
                 Some(Err(e)) if crate::sql::is_cancel(&e) => {
                     fence = Box::pin(self.client.simple_query("SELECT 1"));
                 }
@@ -319,7 +311,6 @@ impl Conn {
             }
         }
         self.kill();
-        false
     }
 }
 

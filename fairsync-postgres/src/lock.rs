@@ -189,9 +189,8 @@ async fn wait_task(
             let _ = tx.send(Err(e));
         }
         None => {
-            if session.conn.withdraw().await {
-                session.give_back();
-            }
+            session.conn.withdraw().await;
+            session.discard();
         }
     }
 }

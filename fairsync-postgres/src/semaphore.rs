@@ -327,9 +327,8 @@ async fn wait_task(
         }
         None => {
             drop(local);
-            if session.conn.withdraw().await {
-                session.give_back();
-            }
+            session.conn.withdraw().await;
+            session.discard();
             return;
         }
     }

@@ -381,7 +381,7 @@ fn cancelled_waits_leave_nothing_held() {
                         seed = seed
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
-                        let wait = Duration::from_micros((seed >> 33) % 4000);
+                        let wait = Duration::from_micros((seed >> 33) % 20_000);
                         if seed & 1 == 0 {
                             let lock = client.lock(&name);
                             match lock.acquire_timeout(wait).await.unwrap() {
