@@ -91,9 +91,9 @@ async fn release(name: Arc<NameState>, id: i32, key: i32, session: Session) -> R
         Session::Holder(c) => Arc::clone(c),
     };
     if conn.is_closed() {
-        if let Session::Holder(_) = session {
-            name.on_holder.lock().unwrap().remove(&key);
-        }
+        // The key went with the session. The holder's bookkeeping is reset
+        // when a new holder session opens (which may hold this key again by
+        // then, so it must not be touched here).
         return Err(Error::Lost);
     }
     let outcome = conn
@@ -113,7 +113,9 @@ async fn release(name: Arc<NameState>, id: i32, key: i32, session: Session) -> R
             }
         }
         Session::Holder(_) => {
-            name.on_holder.lock().unwrap().remove(&key);
+            if result.is_ok() {
+                name.on_holder.lock().unwrap().remove(&key);
+            }
         }
     }
     // A waiting head of this process need not wait for the notification's
