@@ -103,8 +103,8 @@ fn main() {
         .await
         .unwrap();
         uncontended(&url, &raw).await;
-        handoff(&url).await;
-        fleet(&url).await;
+        handoff().await;
+        fleet().await;
     });
 }
 
@@ -180,8 +180,7 @@ fn lines(child: std::process::Child) -> Vec<String> {
 }
 
 /// 2. Two processes take turns: each holds for 5 ms while the other waits.
-async fn handoff(url: &str) {
-    let _ = url;
+async fn handoff() {
     println!("\n### Hand-off from one process to a waiter in another (µs)\n");
     println!("| | p50 | p99 | hand-offs | same process again while the other waited |");
     println!("|---|---|---|---|---|");
@@ -245,8 +244,7 @@ async fn handoff(url: &str) {
 }
 
 /// 3. 8 processes x 32 tasks, one 50-permit semaphore, 10 ms jobs, 3 s.
-async fn fleet(url: &str) {
-    let _ = url;
+async fn fleet() {
     println!("\n### 50-permit semaphore, 8 processes x 32 tasks, 10 ms jobs, 3 s\n");
     println!("| | jobs/s | wait p50 (ms) | wait p99 (ms) | max wait (ms) | smallest / largest process share | sessions |");
     println!("|---|---|---|---|---|---|---|");
@@ -292,6 +290,13 @@ async fn fleet(url: &str) {
     }
 }
 
+/// Notes the grant, holds for 5 ms, notes the release.
+async fn hold(out: &mut Vec<String>) {
+    out.push(format!("grant {}", micros()));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    out.push(format!("release {}", micros()));
+}
+
 async fn child(url: &str, role: &str, args: &[String]) {
     let kind = args[0].as_str();
     let name = args[1].clone();
@@ -309,41 +314,25 @@ async fn child(url: &str, role: &str, args: &[String]) {
             let mut out = Vec::new();
             for _ in 0..rounds {
                 out.push(format!("wait {}", micros()));
-                let release: Box<dyn FnOnce() -> _> = match kind {
+                // Each arm: acquire, note the grant, hold 5 ms, note the
+                // release, release.
+                match kind {
                     "PgLock" => {
                         let g = lock.acquire().await.unwrap();
-                        out.push(format!("grant {}", micros()));
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        out.push(format!("release {}", micros()));
-                        Box::new(
-                            move || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-                                Box::pin(async move { g.release().await.unwrap() })
-                            },
-                        )
+                        hold(&mut out).await;
+                        g.release().await.unwrap();
                     }
                     "PgSemaphore_(1)" => {
                         let p = sem.acquire().await.unwrap();
-                        out.push(format!("grant {}", micros()));
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        out.push(format!("release {}", micros()));
-                        Box::new(
-                            move || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-                                Box::pin(async move { p.release().await.unwrap() })
-                            },
-                        )
+                        hold(&mut out).await;
+                        p.release().await.unwrap();
                     }
                     _ => {
                         let slot = naive_acquire(&raw, naive_key, 1).await;
-                        out.push(format!("grant {}", micros()));
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        out.push(format!("release {}", micros()));
-                        let raw = &raw;
-                        Box::new(move || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
-                            Box::pin(async move { naive_release(raw, naive_key, slot).await })
-                        })
+                        hold(&mut out).await;
+                        naive_release(&raw, naive_key, slot).await;
                     }
-                };
-                release().await;
+                }
             }
             for line in out {
                 println!("{line}");
