@@ -44,6 +44,7 @@ impl fmt::Debug for Client {
             .field("max_connections", &self.shared.settings.max_connections)
             .field("keepalive", &self.shared.settings.keepalive)
             .field("recheck_interval", &self.shared.settings.recheck)
+            .field("connect_timeout", &self.shared.settings.connect_timeout)
             .field(
                 "idle_sessions",
                 &self.shared.idle.lock().map(|i| i.len()).unwrap_or(0),
@@ -72,9 +73,17 @@ pub struct Builder {
     keepalive: Duration,
     recheck: Duration,
     max_connections: usize,
+    connect_timeout: Duration,
 }
 
 impl Builder {
+    /// How long opening a session may take (connect, authenticate, set
+    /// up) before it fails with [`Error::Connection`]. Default 10 seconds.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// How long a silent peer may stay silent before its session is
     /// declared dead: the server then ends the session of a vanished client
     /// (releasing its locks), and the client gives up on a vanished server.
@@ -122,6 +131,7 @@ impl Builder {
             keepalive: self.keepalive,
             recheck: self.recheck,
             max_connections: self.max_connections,
+            connect_timeout: self.connect_timeout,
         });
         let shared = Arc::new(Shared {
             waiting_sessions: Arc::new(Semaphore::new(self.max_connections - 1)),
@@ -153,6 +163,7 @@ impl Client {
             keepalive: Duration::from_secs(30),
             recheck: Duration::from_millis(200),
             max_connections: 16,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 

@@ -24,6 +24,7 @@ pub(crate) struct Settings {
     pub keepalive: Duration,
     pub recheck: Duration,
     pub max_connections: usize,
+    pub connect_timeout: Duration,
 }
 
 /// A socket from `async-io` with tokio's I/O traits, which tokio-postgres
@@ -187,8 +188,24 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Conn {
-    /// Opens a session and prepares it for long lock waits.
+    /// Opens a session and prepares it for long lock waits, giving up
+    /// after the connect timeout.
     pub async fn open(
+        settings: &Arc<Settings>,
+        on_notify: Option<OnNotify>,
+    ) -> Result<Self, Error> {
+        let limit = settings.connect_timeout;
+        futures_lite::future::or(Self::open_now(settings, on_notify), async move {
+            Timer::after(limit).await;
+            Err(Error::Connection(Box::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no session within {limit:?}"),
+            ))))
+        })
+        .await
+    }
+
+    async fn open_now(
         settings: &Arc<Settings>,
         on_notify: Option<OnNotify>,
     ) -> Result<Self, Error> {

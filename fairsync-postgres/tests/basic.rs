@@ -282,3 +282,21 @@ fn runs_on_smol() {
     }
     watchdog.join().unwrap();
 }
+
+#[test]
+fn a_server_that_does_not_answer_is_an_error() {
+    bounded(LIMIT, async {
+        // A listener that accepts but never speaks stands for a hung server.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let result = Client::builder(&format!("postgres://nobody@127.0.0.1:{port}/none"))
+            .connect_timeout(Duration::from_millis(300))
+            .connect()
+            .await;
+        assert!(matches!(result, Err(Error::Connection(_))), "{result:?}");
+        assert!(matches!(
+            Client::connect("not a url").await,
+            Err(Error::Config(_))
+        ));
+    });
+}
