@@ -88,7 +88,10 @@ impl Builder {
     /// declared dead: the server then ends the session of a vanished client
     /// (releasing its locks), and the client gives up on a vanished server.
     /// Split into TCP keep-alive idle time, probe interval and probe count.
-    /// At least 3 seconds; default 30 seconds.
+    /// Sessions that hold grants are also pinged every tenth of it and
+    /// closed (their guards lost) if a ping takes over a quarter of it, so
+    /// a cut-off holder learns of the loss before the server hands its
+    /// locks on. At least 3 seconds; default 30 seconds.
     pub fn keepalive(mut self, keepalive: Duration) -> Self {
         self.keepalive = keepalive;
         self
@@ -142,9 +145,11 @@ impl Builder {
             idle: Mutex::new(Vec::new()),
             names: Mutex::new(HashMap::new()),
             by_id: Mutex::new(HashMap::new()),
+            holding: crate::heartbeat::Holding::default(),
         });
         let holder = shared.holder().await?;
         crate::sql::ensure_schema(&holder.client).await?;
+        crate::heartbeat::start(&shared);
         Ok(Client { shared })
     }
 }
@@ -206,6 +211,8 @@ pub(crate) struct Shared {
     idle: Mutex<Vec<Arc<Conn>>>,
     names: Mutex<HashMap<(Kind, String), Arc<NameState>>>,
     by_id: Mutex<HashMap<i32, Weak<NameState>>>,
+    /// Pooled sessions that hold grants, for the heartbeat.
+    pub holding: crate::heartbeat::Holding,
 }
 
 /// What the tasks of one process share about one name.
@@ -262,6 +269,12 @@ impl Shared {
     /// Makes notifications about `state`'s id reach it.
     pub fn register(&self, id: i32, state: &Arc<NameState>) {
         self.by_id.lock().unwrap().insert(id, Arc::downgrade(state));
+    }
+
+    /// The holder session as it is, if it is open and not being replaced.
+    pub fn current_holder(&self) -> Option<Arc<Conn>> {
+        let slot = self.holder.try_lock()?;
+        slot.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
     /// The holder session, reopened if the previous one ended. Everything

@@ -25,7 +25,7 @@ pub(crate) struct Held {
     pub token: u64,
     session: Option<Session>,
     // Keeps the client's sessions alive while a grant exists.
-    _shared: Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
 impl Held {
@@ -37,13 +37,16 @@ impl Held {
         token: u64,
         session: Session,
     ) -> Self {
+        if let Session::Waited(p) = &session {
+            shared.holding.add(&p.conn);
+        }
         Held {
             name,
             id,
             key,
             token,
             session: Some(session),
-            _shared: Arc::clone(shared),
+            shared: Arc::clone(shared),
         }
     }
 
@@ -51,6 +54,14 @@ impl Held {
         match self.session.as_ref().expect("released") {
             Session::Waited(p) => &p.conn,
             Session::Holder(c) => c,
+        }
+    }
+
+    /// Stops pinging a pooled session for this grant: once released, it
+    /// may go back to the pool and wait in a lock queue.
+    fn forget_session(&self, session: &Session) {
+        if let Session::Waited(p) = session {
+            self.shared.holding.remove(&p.conn);
         }
     }
 
@@ -67,6 +78,7 @@ impl Held {
     /// the driver, so dropping this future does not leave it half done.
     pub async fn release(mut self) -> Result<(), Error> {
         let session = self.session.take().expect("released");
+        self.forget_session(&session);
         let (name, id, key) = (Arc::clone(&self.name), self.id, self.key);
         driver::detached(release(name, id, key, session))
             .await
@@ -77,6 +89,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
+            self.forget_session(&session);
             let (name, id, key) = (Arc::clone(&self.name), self.id, self.key);
             driver::spawn(async move {
                 let _ = release(name, id, key, session).await;

@@ -66,6 +66,7 @@ mod client;
 mod conn;
 mod driver;
 mod error;
+mod heartbeat;
 mod held;
 mod lock;
 mod semaphore;

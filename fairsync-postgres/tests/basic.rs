@@ -300,3 +300,68 @@ fn a_server_that_does_not_answer_is_an_error() {
         ));
     });
 }
+
+#[test]
+fn a_silent_session_makes_the_guard_lost_before_the_server_frees_it() {
+    bounded(LIMIT, async {
+        // keep-alive 3 s: pings every 300 ms, a session silent for 750 ms
+        // is given up, long before the server's 3 s would free its locks.
+        let client = Client::builder(&url())
+            .keepalive(Duration::from_secs(3))
+            .connect()
+            .await
+            .unwrap();
+        let other = Client::connect(&url()).await.unwrap();
+        let name = unique("basic-silent");
+        // One grant on the holder session (uncontended), one on a pooled
+        // session (taken by waiting).
+        let blocker = other.lock(&name).acquire().await.unwrap();
+        let lock = client.lock(&name);
+        let waited = tokio::spawn(async move { lock.acquire().await.unwrap() });
+        let raw = raw().await;
+        wait_until("the waiter to queue", || async {
+            common::waiting(&raw, "lock", &name, 0).await == 1
+        })
+        .await;
+        blocker.release().await.unwrap();
+        let waited = waited.await.unwrap();
+        let permit = client.semaphore(&name, 1).acquire().await.unwrap();
+        assert_ne!(waited.backend_pid(), permit.backend_pid());
+        // Freeze both server processes: the sessions go silent, as behind
+        // a network partition.
+        let frozen = Frozen([waited.backend_pid(), permit.backend_pid()]);
+        for pid in frozen.0 {
+            assert!(signal("STOP", pid));
+        }
+        let start = std::time::Instant::now();
+        waited.lost().await;
+        permit.lost().await;
+        let elapsed = start.elapsed();
+        drop(frozen);
+        println!("silent sessions given up after {elapsed:?}");
+        assert!(waited.is_lost() && permit.is_lost());
+        // Once the server notices the closed sockets, others get the lock.
+        let next = other.lock(&name).acquire().await.unwrap();
+        assert!(next.fencing_token() > waited.fencing_token());
+    });
+}
+
+fn signal(name: &str, pid: i32) -> bool {
+    std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Server processes stopped with SIGSTOP; continued when dropped, also when
+/// the test fails.
+struct Frozen([i32; 2]);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for pid in self.0 {
+            signal("CONT", pid);
+        }
+    }
+}
