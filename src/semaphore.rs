@@ -758,6 +758,15 @@ impl OwnedSemaphorePermit {
 
     /// The semaphore the permits belong to.
     ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.try_acquire_owned().unwrap();
+    /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the permits belong to a [`ClosableSemaphore`]; use
@@ -771,6 +780,21 @@ impl OwnedSemaphorePermit {
 
     /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
     /// belong to a plain [`Semaphore`].
+    ///
+    /// A worker holding a permit can shut the pool down itself; its own
+    /// permit stays valid:
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let pool = Arc::new(ClosableSemaphore::new(1));
+    /// let permit = pool.try_acquire_owned().unwrap();
+    /// permit.closable_semaphore().unwrap().close();
+    /// assert!(pool.is_closed());
+    /// drop(permit);
+    /// assert_eq!(pool.available_permits(), 1);
+    /// ```
     pub fn closable_semaphore(&self) -> Option<&Arc<ClosableSemaphore>> {
         match &self.sem {
             OwnedSource::Plain(_) => None,
@@ -790,6 +814,15 @@ impl<'a> SemaphorePermit<'a> {
 
     /// The semaphore the permits belong to.
     ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(std::ptr::eq(permit.semaphore(), &sem));
+    /// assert!(permit.closable_semaphore().is_none());
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the permits belong to a [`ClosableSemaphore`]; use
@@ -803,6 +836,14 @@ impl<'a> SemaphorePermit<'a> {
 
     /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
     /// belong to a plain [`Semaphore`].
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(std::ptr::eq(permit.closable_semaphore().unwrap(), &sem));
+    /// ```
     pub fn closable_semaphore(&self) -> Option<&'a ClosableSemaphore> {
         match self.sem {
             Source::Plain(_) => None,
@@ -815,20 +856,57 @@ macro_rules! permit_methods {
     ($permit:ident $(<$lt:lifetime>)?) => {
         impl$(<$lt>)? $permit$(<$lt>)? {
             /// How many permits this holds.
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(3);
+            /// let permit = sem.try_acquire_many(2).unwrap();
+            /// assert_eq!(permit.permits(), 2);
+            /// ```
+            #[doc(alias = "num_permits")]
             #[inline]
             pub fn permits(&self) -> usize {
                 self.permits
             }
 
             /// Drops the permits without returning them: the semaphore
-            /// ends up with that many fewer.
+            /// ends up with that many fewer, for good. To take free
+            /// permits away without acquiring them, see
+            /// [`Semaphore::forget_permits`].
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(3);
+            /// sem.try_acquire_many(2).unwrap().forget();
+            /// assert_eq!(sem.available_permits(), 1);
+            /// let last = sem.try_acquire().unwrap();
+            /// assert!(sem.try_acquire().is_none()); // one permit in all now
+            /// drop(last);
+            /// assert_eq!(sem.available_permits(), 1);
+            /// ```
             pub fn forget(mut self) {
                 self.sem.engine().total.fetch_sub(self.permits, Ordering::Relaxed);
                 self.permits = 0;
             }
 
             /// Splits `n` permits off into a new permit of the same
-            /// semaphore; `None` when `n` is more than this holds.
+            /// semaphore; `None` when `n` is more than this holds, and
+            /// then nothing changes.
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(5);
+            /// let mut permit = sem.try_acquire_many(5).unwrap();
+            /// let two = permit.split(2).unwrap();
+            /// assert_eq!((permit.permits(), two.permits()), (3, 2));
+            /// assert!(permit.split(4).is_none()); // it holds only 3
+            /// assert_eq!(permit.permits(), 3);
+            /// drop(two); // returns its 2; the other 3 stay held
+            /// assert_eq!(sem.available_permits(), 2);
+            /// ```
             pub fn split(&mut self, n: usize) -> Option<Self> {
                 self.permits = self.permits.checked_sub(n)?;
                 Some(Self {
@@ -839,9 +917,29 @@ macro_rules! permit_methods {
 
             /// Moves the permits of `other` into this one.
             ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(4);
+            /// let mut permit = sem.try_acquire().unwrap();
+            /// permit.merge(sem.try_acquire_many(2).unwrap());
+            /// assert_eq!(permit.permits(), 3);
+            /// drop(permit); // returns all three at once
+            /// assert_eq!(sem.available_permits(), 4);
+            /// ```
+            ///
             /// # Panics
             ///
-            /// If `other` belongs to another semaphore.
+            /// If `other` belongs to another semaphore:
+            ///
+            /// ```should_panic
+            /// use fairsync::Semaphore;
+            ///
+            /// let a = Semaphore::new(1);
+            /// let b = Semaphore::new(1);
+            /// let mut permit = a.try_acquire().unwrap();
+            /// permit.merge(b.try_acquire().unwrap()); // panics
+            /// ```
             pub fn merge(&mut self, mut other: Self) {
                 assert!(
                     core::ptr::eq(self.sem.engine(), other.sem.engine()),
