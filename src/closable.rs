@@ -43,8 +43,10 @@ use crate::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 /// connections in use finish their work:
 ///
 /// ```
+/// use std::pin::pin;
 /// use std::sync::Arc;
 /// use fairsync::{ClosableSemaphore, Closed};
+/// use futures::poll;
 ///
 /// let pool = Arc::new(ClosableSemaphore::new(2));
 ///
@@ -53,7 +55,8 @@ use crate::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 ///     let _other = pool.acquire().await.unwrap();
 ///
 ///     // A third request waits for a connection ...
-///     let waiting = pool.acquire_owned();
+///     let mut waiting = pin!(pool.acquire_owned());
+///     assert!(poll!(waiting.as_mut()).is_pending());
 ///
 ///     // ... when shutdown begins.
 ///     pool.close();
