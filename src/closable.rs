@@ -43,8 +43,10 @@ use crate::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 /// connections in use finish their work:
 ///
 /// ```
+/// use std::pin::pin;
 /// use std::sync::Arc;
 /// use fairsync::{ClosableSemaphore, Closed};
+/// use futures::poll;
 ///
 /// let pool = Arc::new(ClosableSemaphore::new(2));
 ///
@@ -53,7 +55,8 @@ use crate::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 ///     let _other = pool.acquire().await.unwrap();
 ///
 ///     // A third request waits for a connection ...
-///     let waiting = pool.acquire_owned();
+///     let mut waiting = pin!(pool.acquire_owned());
+///     assert!(poll!(waiting.as_mut()).is_pending());
 ///
 ///     // ... when shutdown begins.
 ///     pool.close();
@@ -82,11 +85,21 @@ impl ClosableSemaphore {
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 
     crate::sync::const_fn! {
-        /// Creates an open semaphore with `permits` permits.
+        /// Creates an open semaphore with `permits` permits. `const`, so it
+        /// can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::ClosableSemaphore;
+        ///
+        /// static WORKERS: ClosableSemaphore = ClosableSemaphore::new(8);
+        /// assert!(!WORKERS.is_closed());
+        /// assert_eq!(WORKERS.available_permits(), 8);
+        /// ```
         ///
         /// # Panics
         ///
         /// If `permits` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+        #[doc(alias = "const_new")]
         pub const fn new(permits: usize) -> ClosableSemaphore {
             ClosableSemaphore {
                 sem: Semaphore::new(permits),
@@ -105,6 +118,25 @@ impl ClosableSemaphore {
     ///
     /// Cancel safe: dropping the future returns any permit it was handed to
     /// the next waiter.
+    ///
+    /// A waiter handed its permit before [`close`](Self::close) keeps it,
+    /// even if it had not run since:
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = ClosableSemaphore::new(1);
+    /// let held = sem.acquire().await.unwrap();
+    /// let mut waiting = pin!(sem.acquire());
+    /// assert!(poll!(waiting.as_mut()).is_pending());
+    /// drop(held); // handed to `waiting`
+    /// sem.close();
+    /// assert!(waiting.await.is_ok());
+    /// # });
+    /// ```
     #[inline]
     pub fn acquire(&self) -> ClosableAcquire<'_> {
         self.acquire_many(1)
@@ -113,6 +145,23 @@ impl ClosableSemaphore {
     /// Waits for `n` permits, taking them together; `Err(Closed)` if the
     /// semaphore is closed before all of them are handed over (those already
     /// collected go back to the counter). See [`Semaphore::acquire_many`].
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, Closed};
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = ClosableSemaphore::new(3);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// let mut big = pin!(sem.acquire_many(3));
+    /// assert!(poll!(big.as_mut()).is_pending()); // collected the free one
+    /// sem.close();
+    /// assert_eq!(big.await.unwrap_err(), Closed);
+    /// assert_eq!(sem.available_permits(), 1); // ... and gave it back
+    /// # drop(held);
+    /// # });
+    /// ```
     ///
     /// # Panics
     ///
@@ -125,14 +174,42 @@ impl ClosableSemaphore {
     }
 
     /// Waits for one permit, holding the semaphore by `Arc` so the permit
-    /// can outlive the borrow.
+    /// can outlive the borrow (for example, be moved into a spawned task).
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(ClosableSemaphore::new(1));
+    /// let permit = sem.acquire_owned().await.unwrap();
+    /// sem.close(); // the permit stays valid
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// assert!(sem.acquire_owned().await.is_err());
+    /// # });
+    /// ```
     #[inline]
     #[doc(alias = "acquire_arc")]
     pub fn acquire_owned(self: &Arc<Self>) -> ClosableAcquireOwned {
         self.acquire_many_owned(1)
     }
 
-    /// Waits for `n` permits, holding the semaphore by `Arc`.
+    /// Waits for `n` permits, holding the semaphore by `Arc`; see
+    /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(ClosableSemaphore::new(4));
+    /// let permit = sem.acquire_many_owned(3).await.unwrap();
+    /// let worker = std::thread::spawn(move || permit.permits());
+    /// assert_eq!(worker.join().unwrap(), 3);
+    /// assert_eq!(sem.available_permits(), 4);
+    /// # });
+    /// ```
     ///
     /// # Panics
     ///
@@ -147,7 +224,20 @@ impl ClosableSemaphore {
     /// Takes one permit if one is free and nobody is waiting.
     ///
     /// Fails with [`TryAcquireError::Closed`] once the semaphore is closed,
-    /// else with [`TryAcquireError::NoPermits`].
+    /// else with [`TryAcquireError::NoPermits`]. Closed wins, also while
+    /// permits are free.
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, TryAcquireError};
+    ///
+    /// let sem = ClosableSemaphore::new(1);
+    /// let held = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// sem.close();
+    /// drop(held);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
@@ -155,6 +245,18 @@ impl ClosableSemaphore {
 
     /// Takes `n` permits if that many are free and nobody is waiting.
     /// `try_acquire_many(0)` succeeds unless the semaphore is closed.
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, TryAcquireError};
+    ///
+    /// let sem = ClosableSemaphore::new(2);
+    /// let err = sem.try_acquire_many(3).unwrap_err();
+    /// assert_eq!(err, TryAcquireError::NoPermits);
+    /// assert_eq!(sem.try_acquire_many(0).unwrap().permits(), 0);
+    /// sem.close();
+    /// let err = sem.try_acquire_many(0).unwrap_err();
+    /// assert_eq!(err, TryAcquireError::Closed);
+    /// ```
     ///
     /// # Panics
     ///
@@ -167,6 +269,18 @@ impl ClosableSemaphore {
 
     /// Like [`try_acquire`](Self::try_acquire), holding the semaphore by
     /// `Arc`.
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, TryAcquireError};
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(ClosableSemaphore::new(1));
+    /// let permit = sem.try_acquire_owned().unwrap();
+    /// let err = sem.try_acquire_owned().unwrap_err();
+    /// assert_eq!(err, TryAcquireError::NoPermits);
+    /// assert!(Arc::ptr_eq(permit.closable_semaphore().unwrap(), &sem));
+    /// ```
+    #[doc(alias = "try_acquire_arc")]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
@@ -174,6 +288,17 @@ impl ClosableSemaphore {
 
     /// Like [`try_acquire_many`](Self::try_acquire_many), holding the
     /// semaphore by `Arc`.
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(ClosableSemaphore::new(3));
+    /// let two = sem.try_acquire_many_owned(2).unwrap();
+    /// assert!(sem.try_acquire_many_owned(2).is_err()); // one left
+    /// std::thread::spawn(move || drop(two)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
     ///
     /// # Panics
     ///
@@ -203,14 +328,59 @@ impl ClosableSemaphore {
     }
 
     /// Blocks the current thread until a permit is available, or fails when
-    /// the semaphore is closed. See [`Semaphore::acquire_blocking`] for what
-    /// blocking an executor thread does.
+    /// the semaphore is closed. It queues in the same FIFO line as async
+    /// waiters, and [`close`](Self::close) wakes it with `Err(Closed)`.
+    ///
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run a
+    /// permit holder (or the task that would close the semaphore) is a
+    /// deadlock; on a multi-threaded one it takes a worker away until then.
+    /// It never panics, also not inside a runtime (tokio's
+    /// `blocking_acquire` does). From async code use
+    /// [`acquire`](Self::acquire).
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, Closed};
+    ///
+    /// let sem = ClosableSemaphore::new(1);
+    /// let held = sem.acquire_blocking().unwrap();
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| sem.acquire_blocking().map(drop));
+    ///     while sem.waiters() == 0 {
+    ///         std::thread::yield_now(); // until the thread has queued
+    ///     }
+    ///     sem.close(); // wakes the waiting thread with the error
+    ///     assert_eq!(waiter.join().unwrap(), Err(Closed));
+    /// });
+    /// drop(held);
+    /// ```
+    #[doc(alias = "blocking_acquire")]
     pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, Closed> {
         self.acquire_many_blocking(1)
     }
 
-    /// Blocks the current thread until `n` permits are available, or fails
-    /// when the semaphore is closed.
+    /// Blocks the current thread until `n` permits are available, taking
+    /// them together, or fails when the semaphore is closed; see
+    /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(3);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| sem.acquire_many_blocking(3).map(|p| p.permits()));
+    ///     while sem.waiters() == 0 {
+    ///         std::thread::yield_now(); // until the thread has queued
+    ///     }
+    ///     drop(held); // the waiter now has all three
+    ///     assert_eq!(waiter.join().unwrap(), Ok(3));
+    /// });
+    /// ```
     ///
     /// # Panics
     ///
@@ -225,7 +395,22 @@ impl ClosableSemaphore {
 
     /// Like [`acquire_blocking`](Self::acquire_blocking), holding the
     /// semaphore by `Arc` so the permit can move to another thread.
-    #[doc(alias = "acquire_arc_blocking")]
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_owned`](Self::acquire_owned).
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, Closed};
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(ClosableSemaphore::new(1));
+    /// let permit = sem.acquire_owned_blocking().unwrap();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// sem.close();
+    /// assert_eq!(sem.acquire_owned_blocking().unwrap_err(), Closed);
+    /// ```
+    #[doc(alias("acquire_arc_blocking", "blocking_acquire_owned"))]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, Closed> {
         self.acquire_many_owned_blocking(1)
     }
@@ -233,9 +418,25 @@ impl ClosableSemaphore {
     /// Like [`acquire_many_blocking`](Self::acquire_many_blocking), holding
     /// the semaphore by `Arc`.
     ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_many_owned`](Self::acquire_many_owned).
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(ClosableSemaphore::new(2));
+    /// let both = sem.acquire_many_owned_blocking(2).unwrap();
+    /// let worker = std::thread::spawn(move || both.permits());
+    /// assert_eq!(worker.join().unwrap(), 2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[doc(alias = "blocking_acquire_many_owned")]
     pub fn acquire_many_owned_blocking(
         self: &Arc<Self>,
         n: usize,
@@ -254,6 +455,13 @@ impl ClosableSemaphore {
     /// [`try_acquire`](Self::try_acquire); `Duration::MAX` waits without a
     /// deadline.
     ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking), and
+    /// never panics. On a single-threaded runtime a permit holder cannot
+    /// run meanwhile, so the call waits out all of `timeout` and fails with
+    /// `NoPermits`, however soon the permit would have come back. From
+    /// async code, run [`acquire`](Self::acquire) under your runtime's
+    /// timeout instead: dropping the timed-out future loses no permit.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use fairsync::{ClosableSemaphore, TryAcquireError};
@@ -267,6 +475,7 @@ impl ClosableSemaphore {
     /// assert_eq!(closed.unwrap_err(), TryAcquireError::Closed);
     /// drop(held);
     /// ```
+    #[doc(alias = "try_acquire_for")]
     pub fn acquire_blocking_timeout(
         &self,
         timeout: Duration,
@@ -275,7 +484,25 @@ impl ClosableSemaphore {
     }
 
     /// Like [`acquire_blocking_timeout`](Self::acquire_blocking_timeout), for
-    /// `n` permits.
+    /// `n` permits taken together. If the time runs out or the semaphore is
+    /// closed first, the permits the request had collected go back.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking). From
+    /// async code, run [`acquire_many`](Self::acquire_many) under your
+    /// runtime's timeout instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fairsync::{ClosableSemaphore, TryAcquireError};
+    ///
+    /// let sem = ClosableSemaphore::new(2);
+    /// let held = sem.try_acquire().unwrap();
+    /// let late = sem.acquire_many_blocking_timeout(2, Duration::from_millis(1));
+    /// assert_eq!(late.unwrap_err(), TryAcquireError::NoPermits);
+    /// assert_eq!(sem.available_permits(), 1); // the collected permit is back
+    /// drop(held);
+    /// assert!(sem.acquire_many_blocking_timeout(2, Duration::ZERO).is_ok());
+    /// ```
     ///
     /// # Panics
     ///
@@ -300,6 +527,25 @@ impl ClosableSemaphore {
     /// and is woken, and every later acquire fails at once. Permits already
     /// handed out stay valid. Idempotent; there is no reopening. Never
     /// blocks on permit holders.
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, Closed};
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = ClosableSemaphore::new(1);
+    /// let held = sem.acquire().await.unwrap();
+    /// let mut queued = pin!(sem.acquire());
+    /// assert!(poll!(queued.as_mut()).is_pending());
+    ///
+    /// sem.close();
+    /// sem.close(); // idempotent
+    /// assert_eq!(queued.await.unwrap_err(), Closed);
+    /// drop(held); // held across close, still returned
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # });
+    /// ```
     ///
     /// Draining a pool on shutdown: close it, then wait until every permit
     /// is back.
@@ -336,14 +582,33 @@ impl ClosableSemaphore {
     }
 
     /// Whether [`close`](Self::close) has been called.
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(1);
+    /// assert!(!sem.is_closed());
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// ```
     #[inline]
     pub fn is_closed(&self) -> bool {
         self.queue().is_closed()
     }
 
-    /// Adds `n` permits, handing them to waiters in FIFO order first. After
-    /// [`close`](Self::close) they go to the counter; closing never makes
-    /// this panic.
+    /// Adds `n` permits, handing them to waiters in FIFO order first (see
+    /// [`Semaphore::add_permits`]). After [`close`](Self::close) they go to
+    /// the counter; closing never makes this panic.
+    ///
+    /// ```
+    /// use fairsync::{ClosableSemaphore, TryAcquireError};
+    ///
+    /// let sem = ClosableSemaphore::new(0);
+    /// sem.close();
+    /// sem.add_permits(2); // no panic: counted, though nobody can take them
+    /// assert_eq!(sem.available_permits(), 2);
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// ```
     ///
     /// # Panics
     ///
@@ -357,6 +622,17 @@ impl ClosableSemaphore {
     /// Removes up to `n` of the free permits for good, without waiting, and
     /// returns how many; see [`Semaphore::forget_permits`]. Works the same
     /// after [`close`](Self::close).
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(5);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// sem.close();
+    /// assert_eq!(sem.forget_permits(4), 3); // only 3 were free
+    /// drop(held);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
     pub fn forget_permits(&self, n: usize) -> usize {
         self.sem.forget_permits(n)
     }
@@ -364,6 +640,17 @@ impl ClosableSemaphore {
     /// Permits free to take now: not held, and not already collected by a
     /// queued waiter. Always 0 while anyone waits. After close, the permits
     /// returned so far.
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(3);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// sem.close();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// drop(held);
+    /// assert_eq!(sem.available_permits(), 3); // nothing lost to the close
+    /// ```
     #[inline]
     pub fn available_permits(&self) -> usize {
         self.sem.available_permits()
@@ -371,6 +658,22 @@ impl ClosableSemaphore {
 
     /// Callers (async and blocking) queued and not yet granted. 0 once
     /// [`close`](Self::close) has returned.
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = ClosableSemaphore::new(0);
+    /// let mut waiting = pin!(sem.acquire());
+    /// assert!(poll!(waiting.as_mut()).is_pending());
+    /// assert_eq!(sem.waiters(), 1);
+    /// sem.close();
+    /// assert_eq!(sem.waiters(), 0); // failed, even before it runs again
+    /// assert!(waiting.await.is_err());
+    /// # });
+    /// ```
     #[inline]
     pub fn waiters(&self) -> usize {
         self.sem.waiters()

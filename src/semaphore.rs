@@ -66,11 +66,21 @@ impl Semaphore {
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 
     crate::sync::const_fn! {
-        /// Creates a semaphore with `permits` permits.
+        /// Creates a semaphore with `permits` permits. `const`, so a
+        /// semaphore can be a `static`.
+        ///
+        /// ```
+        /// use fairsync::Semaphore;
+        ///
+        /// static DOWNLOADS: Semaphore = Semaphore::new(3);
+        /// assert_eq!(DOWNLOADS.available_permits(), 3);
+        /// assert_eq!(DOWNLOADS.waiters(), 0);
+        /// ```
         ///
         /// # Panics
         ///
         /// If `permits` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+        #[doc(alias = "const_new")]
         pub const fn new(permits: usize) -> Semaphore {
             Semaphore {
                 raw: RawSemaphore::new(permits),
@@ -83,6 +93,28 @@ impl Semaphore {
     ///
     /// Cancel safe: dropping the future returns any permit it was handed to
     /// the next waiter.
+    ///
+    /// Waiters are served in the order they first polled:
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.acquire().await;
+    /// let mut first = pin!(sem.acquire());
+    /// let mut second = pin!(sem.acquire());
+    /// assert!(poll!(first.as_mut()).is_pending());
+    /// assert!(poll!(second.as_mut()).is_pending());
+    ///
+    /// drop(held); // handed to `first`, not to whoever polls next
+    /// assert!(poll!(second.as_mut()).is_pending());
+    /// drop(first.await);
+    /// assert!(poll!(second.as_mut()).is_ready());
+    /// # });
+    /// ```
     #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
@@ -120,13 +152,46 @@ impl Semaphore {
     }
 
     /// Takes one permit if one is free and nobody is waiting.
+    ///
+    /// It never overtakes a waiter, however small its request: a weighted
+    /// request at the head of the line collects the permits that come free.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(3);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// let mut big = pin!(sem.acquire_many(2));
+    /// assert!(poll!(big.as_mut()).is_pending()); // collected the free permit
+    /// assert!(sem.try_acquire().is_none());
+    ///
+    /// drop(held);
+    /// let _big = big.await;
+    /// assert!(sem.try_acquire().is_some()); // the third permit
+    /// # });
+    /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.try_acquire_many(1)
     }
 
     /// Takes `n` permits if that many are free and nobody is waiting.
-    /// `try_acquire_many(0)` always succeeds.
+    /// `try_acquire_many(0)` always succeeds. All or nothing: a failed call
+    /// takes no permit.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// assert!(sem.try_acquire_many(3).is_none());
+    /// assert_eq!(sem.available_permits(), 2); // nothing taken
+    /// let both = sem.try_acquire_many(2).unwrap();
+    /// assert_eq!(both.permits(), 2);
+    /// assert_eq!(sem.try_acquire_many(0).unwrap().permits(), 0);
+    /// ```
     ///
     /// # Panics
     ///
@@ -140,23 +205,63 @@ impl Semaphore {
         })
     }
 
-    /// Blocks the current thread until a permit is available.
+    /// Blocks the current thread until a permit is available, queueing in
+    /// the same FIFO line as async waiters.
     ///
-    /// The thread waits in the same FIFO line as async waiters. Calling this
-    /// on an executor's thread blocks that thread: on a single-threaded
-    /// runtime, if the permit holder needs that thread to make progress,
-    /// this deadlocks.
+    /// **Blocks.** Do not call it on an executor thread: on a
+    /// single-threaded runtime, parking the only thread that could run a
+    /// permit holder is a deadlock; on a multi-threaded one it takes a
+    /// worker away until a permit is handed over. It never panics, also not
+    /// inside a runtime (tokio's `blocking_acquire` does). From async code
+    /// use [`acquire`](Self::acquire).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.acquire_blocking();
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| sem.acquire_blocking().permits());
+    ///     while sem.waiters() == 0 {
+    ///         std::thread::yield_now(); // until the thread has queued
+    ///     }
+    ///     drop(held); // hands the permit to the waiting thread
+    ///     assert_eq!(waiter.join().unwrap(), 1);
+    /// });
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[doc(alias = "blocking_acquire")]
     pub fn acquire_blocking(&self) -> SemaphorePermit<'_> {
         self.acquire_many_blocking(1)
     }
 
-    /// Blocks the current thread until `n` permits are available; see
-    /// [`acquire_blocking`](Self::acquire_blocking) and
+    /// Blocks the current thread until `n` permits are available, taking
+    /// them together; see [`acquire_many`](Self::acquire_many) for how the
+    /// request keeps its place in line.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
     /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(3);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| sem.acquire_many_blocking(3).permits());
+    ///     while sem.waiters() == 0 {
+    ///         std::thread::yield_now(); // until the thread has queued
+    ///     }
+    ///     drop(held); // the waiter now has all three
+    ///     assert_eq!(waiter.join().unwrap(), 3);
+    /// });
+    /// ```
     ///
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[doc(alias = "blocking_acquire_many")]
     pub fn acquire_many_blocking(&self, n: usize) -> SemaphorePermit<'_> {
         // The fast path first: it keeps FIFO (it fails while anyone waits)
         // and skips the blocking machinery when uncontended.
@@ -167,7 +272,15 @@ impl Semaphore {
     /// Blocks the current thread for at most `timeout` waiting for a permit,
     /// like Python's `acquire(timeout=...)`. Returns `None` if the time ran
     /// out; the caller then no longer waits. `Duration::ZERO` behaves like
-    /// [`try_acquire`](Self::try_acquire).
+    /// [`try_acquire`](Self::try_acquire); `Duration::MAX` waits without a
+    /// deadline.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking), and
+    /// never panics. On a single-threaded runtime a permit holder cannot
+    /// run meanwhile, so the call waits out all of `timeout` and fails,
+    /// however soon the permit would have come back. From async code, run
+    /// [`acquire`](Self::acquire) under your runtime's timeout instead:
+    /// dropping the timed-out future loses no permit.
     ///
     /// ```
     /// use fairsync::Semaphore;
@@ -176,14 +289,35 @@ impl Semaphore {
     /// let sem = Semaphore::new(1);
     /// let held = sem.acquire_blocking_timeout(Duration::from_millis(10)).unwrap();
     /// assert!(sem.acquire_blocking_timeout(Duration::from_millis(10)).is_none());
-    /// assert_eq!(sem.waiters(), 0);
+    /// assert_eq!(sem.waiters(), 0); // the timed-out caller left the line
     /// drop(held);
+    /// assert!(sem.acquire_blocking_timeout(Duration::ZERO).is_some());
     /// ```
+    #[doc(alias = "try_acquire_for")]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.acquire_many_blocking_timeout(1, timeout)
     }
 
-    /// Like [`acquire_blocking_timeout`](Self::acquire_blocking_timeout), for `n` permits.
+    /// Like [`acquire_blocking_timeout`](Self::acquire_blocking_timeout),
+    /// for `n` permits taken together. If the time runs out, the permits
+    /// the request had collected go back.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking). From
+    /// async code, run [`acquire_many`](Self::acquire_many) under your
+    /// runtime's timeout instead.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::time::Duration;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let held = sem.try_acquire().unwrap();
+    /// assert!(sem.acquire_many_blocking_timeout(2, Duration::from_millis(1)).is_none());
+    /// assert_eq!(sem.available_permits(), 1); // the collected permit is back
+    /// drop(held);
+    /// let both = sem.acquire_many_blocking_timeout(2, Duration::ZERO).unwrap();
+    /// assert_eq!(both.permits(), 2);
+    /// ```
     ///
     /// # Panics
     ///
@@ -221,7 +355,21 @@ impl Semaphore {
         self.acquire_many_owned(1)
     }
 
-    /// Waits for `n` permits, holding the semaphore by `Arc`.
+    /// Waits for `n` permits, holding the semaphore by `Arc`; see
+    /// [`acquire_many`](Self::acquire_many).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(4));
+    /// let permit = sem.acquire_many_owned(3).await;
+    /// let worker = std::thread::spawn(move || permit.permits());
+    /// assert_eq!(worker.join().unwrap(), 3); // dropped on the thread
+    /// assert_eq!(sem.available_permits(), 4);
+    /// # });
+    /// ```
     ///
     /// # Panics
     ///
@@ -234,14 +382,37 @@ impl Semaphore {
     }
 
     /// Takes one permit if one is free and nobody is waiting, holding the
-    /// semaphore by `Arc`.
+    /// semaphore by `Arc`; see [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.try_acquire_owned().unwrap(); // `sem` is still ours
+    /// assert!(sem.try_acquire_owned().is_none());
+    /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
+    /// ```
+    #[doc(alias = "try_acquire_arc")]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedSemaphorePermit> {
         self.try_acquire_many_owned(1)
     }
 
     /// Takes `n` permits if that many are free and nobody is waiting,
-    /// holding the semaphore by `Arc`.
+    /// holding the semaphore by `Arc`; see
+    /// [`try_acquire_many`](Self::try_acquire_many).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(3));
+    /// let two = sem.try_acquire_many_owned(2).unwrap();
+    /// assert!(sem.try_acquire_many_owned(2).is_none()); // one left
+    /// std::thread::spawn(move || drop(two)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
     ///
     /// # Panics
     ///
@@ -257,6 +428,10 @@ impl Semaphore {
 
     /// Like [`acquire_blocking`](Self::acquire_blocking), holding the
     /// semaphore by `Arc` so the permit can move to another thread.
+    ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_owned`](Self::acquire_owned).
     ///
     /// ```
     /// use fairsync::Semaphore;
@@ -275,15 +450,54 @@ impl Semaphore {
     /// Like [`acquire_many_blocking`](Self::acquire_many_blocking), holding
     /// the semaphore by `Arc`.
     ///
+    /// **Blocks**, like [`acquire_blocking`](Self::acquire_blocking): not
+    /// on an executor thread, and it never panics. From async code use
+    /// [`acquire_many_owned`](Self::acquire_many_owned).
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(2));
+    /// let both = sem.acquire_many_owned_blocking(2);
+    /// let worker = std::thread::spawn(move || both.permits());
+    /// assert_eq!(worker.join().unwrap(), 2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[doc(alias = "blocking_acquire_many_owned")]
     pub fn acquire_many_owned_blocking(self: &Arc<Self>, n: usize) -> OwnedSemaphorePermit {
         self.try_acquire_many_owned(n)
             .unwrap_or_else(|| wait_forever(self.acquire_many_owned(n)))
     }
 
     /// Adds `n` permits, handing them to waiters in FIFO order first.
+    ///
+    /// The oldest waiter collects what it still needs before anyone behind
+    /// it gets a permit:
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(0);
+    /// let mut first = pin!(sem.acquire_many(2));
+    /// let mut second = pin!(sem.acquire());
+    /// assert!(poll!(first.as_mut()).is_pending());
+    /// assert!(poll!(second.as_mut()).is_pending());
+    ///
+    /// sem.add_permits(1); // goes to `first`, which needs one more
+    /// assert!(poll!(second.as_mut()).is_pending());
+    /// sem.add_permits(2); // completes `first`, then serves `second`
+    /// assert_eq!(first.await.permits(), 2);
+    /// assert_eq!(second.await.permits(), 1);
+    /// # });
+    /// ```
     ///
     /// # Panics
     ///
@@ -329,12 +543,45 @@ impl Semaphore {
 
     /// Permits free to take now: not held, and not already collected by a
     /// queued waiter. Always 0 while anyone waits.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(3);
+    /// let held = sem.acquire_many(2).await;
+    /// assert_eq!(sem.available_permits(), 1);
+    /// let mut big = pin!(sem.acquire_many(3));
+    /// assert!(poll!(big.as_mut()).is_pending());
+    /// assert_eq!(sem.available_permits(), 0); // collected by `big`
+    /// # drop(held);
+    /// # });
+    /// ```
     #[inline]
     pub fn available_permits(&self) -> usize {
         self.raw.available()
     }
 
-    /// Callers (async and blocking) queued and not yet granted.
+    /// Callers (async and blocking) queued and not yet granted. A cancelled
+    /// waiter no longer counts.
+    ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use futures::poll;
+    /// use std::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(0);
+    /// {
+    ///     let mut waiting = pin!(sem.acquire());
+    ///     assert!(poll!(waiting.as_mut()).is_pending());
+    ///     assert_eq!(sem.waiters(), 1);
+    /// } // cancelled
+    /// assert_eq!(sem.waiters(), 0);
+    /// # });
+    /// ```
     #[inline]
     pub fn waiters(&self) -> usize {
         self.raw.waiters()
@@ -511,6 +758,15 @@ impl OwnedSemaphorePermit {
 
     /// The semaphore the permits belong to.
     ///
+    /// ```
+    /// use fairsync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.try_acquire_owned().unwrap();
+    /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the permits belong to a [`ClosableSemaphore`]; use
@@ -524,6 +780,21 @@ impl OwnedSemaphorePermit {
 
     /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
     /// belong to a plain [`Semaphore`].
+    ///
+    /// A worker holding a permit can shut the pool down itself; its own
+    /// permit stays valid:
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    /// use std::sync::Arc;
+    ///
+    /// let pool = Arc::new(ClosableSemaphore::new(1));
+    /// let permit = pool.try_acquire_owned().unwrap();
+    /// permit.closable_semaphore().unwrap().close();
+    /// assert!(pool.is_closed());
+    /// drop(permit);
+    /// assert_eq!(pool.available_permits(), 1);
+    /// ```
     pub fn closable_semaphore(&self) -> Option<&Arc<ClosableSemaphore>> {
         match &self.sem {
             OwnedSource::Plain(_) => None,
@@ -543,6 +814,15 @@ impl<'a> SemaphorePermit<'a> {
 
     /// The semaphore the permits belong to.
     ///
+    /// ```
+    /// use fairsync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(std::ptr::eq(permit.semaphore(), &sem));
+    /// assert!(permit.closable_semaphore().is_none());
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the permits belong to a [`ClosableSemaphore`]; use
@@ -556,6 +836,14 @@ impl<'a> SemaphorePermit<'a> {
 
     /// The [`ClosableSemaphore`] the permits belong to, or `None` if they
     /// belong to a plain [`Semaphore`].
+    ///
+    /// ```
+    /// use fairsync::ClosableSemaphore;
+    ///
+    /// let sem = ClosableSemaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(std::ptr::eq(permit.closable_semaphore().unwrap(), &sem));
+    /// ```
     pub fn closable_semaphore(&self) -> Option<&'a ClosableSemaphore> {
         match self.sem {
             Source::Plain(_) => None,
@@ -568,20 +856,57 @@ macro_rules! permit_methods {
     ($permit:ident $(<$lt:lifetime>)?) => {
         impl$(<$lt>)? $permit$(<$lt>)? {
             /// How many permits this holds.
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(3);
+            /// let permit = sem.try_acquire_many(2).unwrap();
+            /// assert_eq!(permit.permits(), 2);
+            /// ```
+            #[doc(alias = "num_permits")]
             #[inline]
             pub fn permits(&self) -> usize {
                 self.permits
             }
 
             /// Drops the permits without returning them: the semaphore
-            /// ends up with that many fewer.
+            /// ends up with that many fewer, for good. To take free
+            /// permits away without acquiring them, see
+            /// [`Semaphore::forget_permits`].
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(3);
+            /// sem.try_acquire_many(2).unwrap().forget();
+            /// assert_eq!(sem.available_permits(), 1);
+            /// let last = sem.try_acquire().unwrap();
+            /// assert!(sem.try_acquire().is_none()); // one permit in all now
+            /// drop(last);
+            /// assert_eq!(sem.available_permits(), 1);
+            /// ```
             pub fn forget(mut self) {
                 self.sem.engine().total.fetch_sub(self.permits, Ordering::Relaxed);
                 self.permits = 0;
             }
 
             /// Splits `n` permits off into a new permit of the same
-            /// semaphore; `None` when `n` is more than this holds.
+            /// semaphore; `None` when `n` is more than this holds, and
+            /// then nothing changes.
+            ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(5);
+            /// let mut permit = sem.try_acquire_many(5).unwrap();
+            /// let two = permit.split(2).unwrap();
+            /// assert_eq!((permit.permits(), two.permits()), (3, 2));
+            /// assert!(permit.split(4).is_none()); // it holds only 3
+            /// assert_eq!(permit.permits(), 3);
+            /// drop(two); // returns its 2; the other 3 stay held
+            /// assert_eq!(sem.available_permits(), 2);
+            /// ```
             pub fn split(&mut self, n: usize) -> Option<Self> {
                 self.permits = self.permits.checked_sub(n)?;
                 Some(Self {
@@ -592,9 +917,29 @@ macro_rules! permit_methods {
 
             /// Moves the permits of `other` into this one.
             ///
+            /// ```
+            /// use fairsync::Semaphore;
+            ///
+            /// let sem = Semaphore::new(4);
+            /// let mut permit = sem.try_acquire().unwrap();
+            /// permit.merge(sem.try_acquire_many(2).unwrap());
+            /// assert_eq!(permit.permits(), 3);
+            /// drop(permit); // returns all three at once
+            /// assert_eq!(sem.available_permits(), 4);
+            /// ```
+            ///
             /// # Panics
             ///
-            /// If `other` belongs to another semaphore.
+            /// If `other` belongs to another semaphore:
+            ///
+            /// ```should_panic
+            /// use fairsync::Semaphore;
+            ///
+            /// let a = Semaphore::new(1);
+            /// let b = Semaphore::new(1);
+            /// let mut permit = a.try_acquire().unwrap();
+            /// permit.merge(b.try_acquire().unwrap()); // panics
+            /// ```
             pub fn merge(&mut self, mut other: Self) {
                 assert!(
                     core::ptr::eq(self.sem.engine(), other.sem.engine()),
