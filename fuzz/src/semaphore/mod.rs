@@ -13,7 +13,8 @@
 //!   permits of live permit values and collected those the model's queued or
 //!   granted-but-unpolled waiters have.
 
-use std::collections::VecDeque;
+mod model;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ use arbitrary::Arbitrary;
 use fairsync::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use crate::{check, pick, Wakes};
+use model::{Model, Waiting};
 
 #[derive(Arbitrary, Debug)]
 pub struct Input {
@@ -112,66 +114,6 @@ pub fn run(input: &Input) {
         "after dropping everything: {sem:?}, total {}",
         runner.model.total
     );
-}
-
-// ---------------------------------------------------------------------------
-// The model
-
-struct Waiting {
-    id: usize,
-    weight: usize,
-    /// Permits still missing; the rest are collected.
-    missing: usize,
-}
-
-#[derive(Default)]
-struct Model {
-    /// Permits the semaphore owns: free, held or collected.
-    total: usize,
-    /// Permits in the counter.
-    free: usize,
-    queue: VecDeque<Waiting>,
-    /// Granted all they asked for, not yet polled: (id, weight).
-    granted: Vec<(usize, usize)>,
-}
-
-impl Model {
-    /// Hands `n` permits to the waiters from the head; the rest go to the
-    /// counter.
-    fn release(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(head) = self.queue.front_mut() else {
-                break;
-            };
-            let take = head.missing.min(n);
-            head.missing -= take;
-            n -= take;
-            if head.missing == 0 {
-                let head = self.queue.pop_front().expect("a head");
-                self.granted.push((head.id, head.weight));
-            }
-        }
-        self.free += n;
-    }
-
-    fn is_granted(&self, id: usize) -> bool {
-        self.granted.iter().any(|&(g, _)| g == id)
-    }
-
-    fn collected(&self) -> usize {
-        let queued: usize = self.queue.iter().map(|w| w.weight - w.missing).sum();
-        queued + self.granted.iter().map(|&(_, w)| w).sum::<usize>()
-    }
-}
-
-impl fmt::Debug for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "total {}, free {}, queue [", self.total, self.free)?;
-        for w in &self.queue {
-            write!(f, " #{} {}/{}", w.id, w.weight - w.missing, w.weight)?;
-        }
-        write!(f, " ], granted {:?}", self.granted)
-    }
 }
 
 // ---------------------------------------------------------------------------
