@@ -2,7 +2,9 @@
 //! sequences and compare them, step by step, with reference models.
 //!
 //! Each target (`fuzz_targets/<name>.rs`) decodes its input into a list of
-//! operations and hands it to `run` in the module of the same name. Futures
+//! operations and hands it to `run` in the module of the same name (the
+//! `closable` target to `semaphore::run_closable`, which shares the plain
+//! semaphore's operations and model). Futures
 //! are polled by hand on one thread with counting wakers, so a run depends on
 //! its input only and a crash input replays exactly. A divergence from the
 //! model panics with the step, the operation and the model's state.

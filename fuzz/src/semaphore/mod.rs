@@ -1,30 +1,41 @@
-//! `Semaphore` against a strictly FIFO weighted semaphore model.
+//! `Semaphore` (target `semaphore`) and `ClosableSemaphore` (target
+//! `closable`) against a strictly FIFO weighted semaphore model, which for
+//! the closable one has a closed state too.
 //!
 //! Operations: acquire futures of weight 0 to 4 (borrowed or owned), polled
 //! with the same or a new waker and dropped in every state (never polled,
 //! queued, holding part of its weight at the head, granted but not polled
-//! again); `try_acquire(_many)(_owned)` and a zero timeout; permits split,
-//! merged, forgotten and dropped; `add_permits`. After every step:
+//! again, failed by `close` but not polled again);
+//! `try_acquire(_many)(_owned)` and a zero timeout; permits split, merged,
+//! forgotten and dropped; `add_permits`; `forget_permits`; and `close` at any
+//! point (skipped on a plain semaphore). After every step:
 //!
-//! - a future completes exactly when the model granted it, so in FIFO order;
-//! - a granted waiter's latest waker was woken, and no queued waiter's was;
-//! - `available_permits()` and `waiters()` match the model;
+//! - a future completes exactly when the model says: `Ok` when granted, so
+//!   in FIFO order, and `Err(Closed)` when it was queued at `close` or first
+//!   polled after it; a `try_*` succeeds or fails (`Closed` or `NoPermits`)
+//!   as the model says;
+//! - the latest waker of a waiter granted or failed by `close` was woken,
+//!   and no queued waiter's was;
+//! - `available_permits()`, `waiters()` and `is_closed()` match the model,
+//!   and `forget_permits(n)` returns min(n, available);
 //! - conservation: available + held + collected == total, where held are the
-//!   permits of live permit values and collected those the model's queued or
-//!   granted-but-unpolled waiters have.
+//!   permits of live permit values, collected those the model's queued or
+//!   granted-but-unpolled waiters have, and total drops by what
+//!   `forget_permits` and `forget` took;
+//! - every permit's accessors lead back to the semaphore it came from.
 
-use std::collections::VecDeque;
+mod model;
+mod sut;
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use fairsync::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+use fairsync::{Closed, TryAcquireError};
 
 use crate::{check, pick, Wakes};
+use model::{Model, Outcome};
+use sut::{Fut, Permit, Sem};
 
 #[derive(Arbitrary, Debug)]
 pub struct Input {
@@ -67,6 +78,12 @@ pub enum Op {
     AddPermits {
         n: u8,
     },
+    /// `forget_permits(n % 6)`.
+    ForgetPermits {
+        n: u8,
+    },
+    /// `close()`; skipped on a plain semaphore.
+    Close,
     /// A non-blocking acquire of `n % 5` permits.
     Try {
         n: u8,
@@ -81,16 +98,22 @@ pub enum TryHow {
     ZeroTimeout,
 }
 
+/// The `semaphore` target: a plain `Semaphore`.
 pub fn run(input: &Input) {
+    run_on(false, input);
+}
+
+/// The `closable` target: a `ClosableSemaphore`.
+pub fn run_closable(input: &Input) {
+    run_on(true, input);
+}
+
+fn run_on(closable: bool, input: &Input) {
     let permits = usize::from(input.permits % 5);
-    let sem = Arc::new(Semaphore::new(permits));
+    let sem = Sem::new(closable, permits);
     let mut runner = Runner {
         sem: &sem,
-        model: Model {
-            total: permits,
-            free: permits,
-            ..Model::default()
-        },
+        model: Model::new(permits),
         entries: Vec::new(),
         next_id: 0,
         step: "start".to_string(),
@@ -115,104 +138,7 @@ pub fn run(input: &Input) {
 }
 
 // ---------------------------------------------------------------------------
-// The model
-
-struct Waiting {
-    id: usize,
-    weight: usize,
-    /// Permits still missing; the rest are collected.
-    missing: usize,
-}
-
-#[derive(Default)]
-struct Model {
-    /// Permits the semaphore owns: free, held or collected.
-    total: usize,
-    /// Permits in the counter.
-    free: usize,
-    queue: VecDeque<Waiting>,
-    /// Granted all they asked for, not yet polled: (id, weight).
-    granted: Vec<(usize, usize)>,
-}
-
-impl Model {
-    /// Hands `n` permits to the waiters from the head; the rest go to the
-    /// counter.
-    fn release(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(head) = self.queue.front_mut() else {
-                break;
-            };
-            let take = head.missing.min(n);
-            head.missing -= take;
-            n -= take;
-            if head.missing == 0 {
-                let head = self.queue.pop_front().expect("a head");
-                self.granted.push((head.id, head.weight));
-            }
-        }
-        self.free += n;
-    }
-
-    fn is_granted(&self, id: usize) -> bool {
-        self.granted.iter().any(|&(g, _)| g == id)
-    }
-
-    fn collected(&self) -> usize {
-        let queued: usize = self.queue.iter().map(|w| w.weight - w.missing).sum();
-        queued + self.granted.iter().map(|&(_, w)| w).sum::<usize>()
-    }
-}
-
-impl fmt::Debug for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "total {}, free {}, queue [", self.total, self.free)?;
-        for w in &self.queue {
-            write!(f, " #{} {}/{}", w.id, w.weight - w.missing, w.weight)?;
-        }
-        write!(f, " ], granted {:?}", self.granted)
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The system under test
-
-enum Fut<'a> {
-    Borrowed(Pin<Box<Acquire<'a>>>),
-    Owned(Pin<Box<AcquireOwned>>),
-}
-
-enum Permit<'a> {
-    Borrowed(SemaphorePermit<'a>),
-    Owned(OwnedSemaphorePermit),
-}
-
-impl Permit<'_> {
-    fn permits(&self) -> usize {
-        match self {
-            Permit::Borrowed(p) => p.permits(),
-            Permit::Owned(p) => p.permits(),
-        }
-    }
-
-    fn split(&mut self, n: usize) -> Option<Self> {
-        match self {
-            Permit::Borrowed(p) => p.split(n).map(Permit::Borrowed),
-            Permit::Owned(p) => p.split(n).map(Permit::Owned),
-        }
-    }
-
-    fn forget(self) {
-        match self {
-            Permit::Borrowed(p) => p.forget(),
-            Permit::Owned(p) => p.forget(),
-        }
-    }
-
-    fn is_owned(&self) -> bool {
-        matches!(self, Permit::Owned(_))
-    }
-}
+// The runner
 
 enum State<'a> {
     Future { fut: Fut<'a>, polled: bool },
@@ -241,7 +167,7 @@ impl Entry<'_> {
 }
 
 struct Runner<'a> {
-    sem: &'a Arc<Semaphore>,
+    sem: &'a Sem,
     model: Model,
     entries: Vec<Entry<'a>>,
     next_id: usize,
@@ -266,17 +192,23 @@ impl<'a> Runner<'a> {
         self.next_id += 1;
     }
 
+    /// Keeps a permit the semaphore just handed out, after checking where it
+    /// says it comes from.
+    fn hold(&mut self, permit: Permit<'a>) {
+        check!(
+            self,
+            permit.belongs_to(self.sem),
+            "a permit's semaphore accessors do not lead back to {:?}",
+            self.sem
+        );
+        self.add(permit.permits(), State::Held(permit));
+    }
+
     fn apply(&mut self, op: Op) {
         match op {
             Op::Acquire { weight, owned } => {
                 let weight = usize::from(weight % 5);
-                let sem = self.sem;
-                let fut = match (owned, weight) {
-                    (true, 1) => Fut::Owned(Box::pin(Arc::clone(sem).acquire_owned())),
-                    (true, _) => Fut::Owned(Box::pin(Arc::clone(sem).acquire_many_owned(weight))),
-                    (false, 1) => Fut::Borrowed(Box::pin(sem.acquire())),
-                    (false, _) => Fut::Borrowed(Box::pin(sem.acquire_many(weight))),
-                };
+                let fut = self.sem.acquire(weight, owned);
                 self.add(weight, State::Future { fut, polled: false });
             }
             Op::Poll { target, new_waker } => {
@@ -306,6 +238,22 @@ impl<'a> Runner<'a> {
                 self.sem.add_permits(n);
                 self.model.total += n;
                 self.model.release(n);
+            }
+            Op::ForgetPermits { n } => {
+                let n = usize::from(n % 6);
+                let free = self.model.free;
+                let taken = self.sem.forget_permits(n);
+                let expected = self.model.forget(n);
+                check!(
+                    self,
+                    taken == expected,
+                    "forget_permits({n}) with {free} free took {taken}, not {expected}"
+                );
+            }
+            Op::Close => {
+                if self.sem.close() {
+                    self.model.close();
+                }
             }
             Op::Try { n, how } => self.try_acquire(usize::from(n % 5), how),
         }
@@ -340,7 +288,7 @@ impl<'a> Runner<'a> {
                     piece.permits()
                 );
                 self.entries[i].weight = left;
-                self.add(part, State::Held(piece));
+                self.hold(piece);
             }
         }
     }
@@ -381,93 +329,75 @@ impl<'a> Runner<'a> {
     }
 
     fn try_acquire(&mut self, n: usize, how: TryHow) {
-        let expected = n == 0 || (self.model.queue.is_empty() && self.model.free >= n);
-        let sem = self.sem;
-        let got = match how {
-            TryHow::Try if n == 1 => sem.try_acquire().map(Permit::Borrowed),
-            TryHow::Try => sem.try_acquire_many(n).map(Permit::Borrowed),
-            TryHow::TryOwned if n == 1 => sem.try_acquire_owned().map(Permit::Owned),
-            TryHow::TryOwned => sem.try_acquire_many_owned(n).map(Permit::Owned),
-            TryHow::ZeroTimeout if n == 1 => sem
-                .acquire_blocking_timeout(Duration::ZERO)
-                .map(Permit::Borrowed),
-            TryHow::ZeroTimeout => sem
-                .acquire_many_blocking_timeout(n, Duration::ZERO)
-                .map(Permit::Borrowed),
+        let m = &self.model;
+        let expected = if m.closed {
+            Err(TryAcquireError::Closed)
+        } else if m.admits_now(n) {
+            Ok(n)
+        } else {
+            Err(TryAcquireError::NoPermits)
         };
+        let got = self.sem.try_acquire(n, how);
+        let outcome = got.as_ref().map(Permit::permits).map_err(|&e| e);
         check!(
             self,
-            got.is_some() == expected,
-            "{how:?} of {n} gave {}, the model says {}",
-            if got.is_some() { "Some" } else { "None" },
-            if expected { "Some" } else { "None" }
+            outcome == expected,
+            "{how:?} of {n} gave {outcome:?}, the model says {expected:?}"
         );
-        if let Some(permit) = got {
-            check!(
-                self,
-                permit.permits() == n,
-                "{how:?} of {n} gave {} permits",
-                permit.permits()
-            );
+        if let Ok(permit) = got {
             self.model.free -= n;
-            self.add(n, State::Held(permit));
+            self.hold(permit);
         }
     }
 
     fn poll_entry(&mut self, i: usize, new_waker: bool) {
         let (id, weight) = (self.entries[i].id, self.entries[i].weight);
         let fresh = matches!(self.entries[i].state, State::Future { polled: false, .. });
-        let m = &self.model;
-        let expect_ready = if fresh {
-            weight == 0 || (m.queue.is_empty() && m.free >= weight)
-        } else {
-            m.is_granted(id)
-        };
+        let expected = self.model.outcome(id, weight, fresh);
         let e = &mut self.entries[i];
         let woken = e.wakes.woken();
         let State::Future { fut, polled } = &mut e.state else {
             unreachable!()
         };
         *polled = true;
-        let result = e.wakes.poll(new_waker, |cx| match fut {
-            Fut::Borrowed(f) => f.as_mut().poll(cx).map(Permit::Borrowed),
-            Fut::Owned(f) => f.as_mut().poll(cx).map(Permit::Owned),
-        });
-        let Poll::Ready(permit) = result else {
-            check!(
-                self,
-                !expect_ready,
-                "#{id} is pending, but the model granted it"
-            );
-            if fresh {
-                let m = &mut self.model;
-                let take = if m.queue.is_empty() { m.free } else { 0 };
-                m.free -= take;
-                m.queue.push_back(Waiting {
-                    id,
-                    weight,
-                    missing: weight - take,
-                });
-            }
-            return;
+        let result = e.wakes.poll(new_waker, |cx| fut.poll(cx));
+        let got = match &result {
+            Poll::Pending => Outcome::Pending,
+            Poll::Ready(Ok(_)) => Outcome::Granted,
+            Poll::Ready(Err(Closed)) => Outcome::Closed,
         };
-        let got = permit.permits();
-        e.state = State::Held(permit);
         check!(
             self,
-            expect_ready,
-            "#{id} completed, but the model has not granted it"
+            got == expected,
+            "#{id} came out {got:?}, the model says {expected:?}"
         );
-        check!(
-            self,
-            got == weight,
-            "#{id} asked for {weight} and got {got}"
-        );
-        if fresh {
-            self.model.free -= weight;
-        } else {
-            check!(self, woken, "#{id} was granted but its waker was not woken");
-            self.model.granted.retain(|&(g, _)| g != id);
+        if !fresh && got != Outcome::Pending {
+            check!(self, woken, "#{id} is {got:?} but its waker was not woken");
+        }
+        match result {
+            Poll::Pending if fresh => self.model.enqueue(id, weight),
+            Poll::Pending => {}
+            Poll::Ready(Err(Closed)) => {
+                // Done: nothing more to poll or to give back.
+                self.entries.remove(i);
+                self.model.failed.retain(|&f| f != id);
+            }
+            Poll::Ready(Ok(permit)) => {
+                let n = permit.permits();
+                check!(self, n == weight, "#{id} asked for {weight} and got {n}");
+                check!(
+                    self,
+                    permit.belongs_to(self.sem),
+                    "#{id}'s permit does not lead back to {:?}",
+                    self.sem
+                );
+                self.entries[i].state = State::Held(permit);
+                if fresh {
+                    self.model.free -= weight;
+                } else {
+                    self.model.granted.retain(|&(g, _)| g != id);
+                }
+            }
         }
     }
 
@@ -481,12 +411,17 @@ impl<'a> Runner<'a> {
                 self.model.granted.retain(|&(g, _)| g != id);
                 e.weight
             }
+            // `close` gave back what it had collected.
+            State::Future { .. } if self.model.failed.contains(&id) => {
+                self.model.failed.retain(|&f| f != id);
+                0
+            }
             State::Future { .. } => {
                 let queue = &mut self.model.queue;
                 let pos = queue.iter().position(|w| w.id == id);
                 let Some(waiting) = pos.and_then(|pos| queue.remove(pos)) else {
                     self.fail(format_args!(
-                        "harness bug: #{id} is neither queued nor granted"
+                        "harness bug: #{id} is neither queued, granted nor failed"
                     ));
                 };
                 waiting.weight - waiting.missing
@@ -505,6 +440,13 @@ impl<'a> Runner<'a> {
             available == m.free,
             "available_permits() is {available}, not {}",
             m.free
+        );
+        let closed = self.sem.is_closed();
+        check!(
+            self,
+            closed == m.closed,
+            "is_closed() is {closed}, not {}",
+            m.closed
         );
         let waiters = self.sem.waiters();
         check!(
@@ -527,13 +469,12 @@ impl<'a> Runner<'a> {
         );
         for e in &self.entries {
             if let State::Future { polled: true, .. } = e.state {
-                let granted = m.is_granted(e.id);
+                let outcome = m.outcome(e.id, e.weight, false);
                 check!(
                     self,
-                    e.wakes.woken() == granted,
-                    "#{} is {} but its waker was {}woken",
+                    e.wakes.woken() == (outcome != Outcome::Pending),
+                    "#{} is {outcome:?} but its waker was {}woken",
                     e.id,
-                    if granted { "granted" } else { "queued" },
                     if e.wakes.woken() { "" } else { "not " }
                 );
             }
