@@ -420,39 +420,11 @@ impl RawSemaphore {
     /// A later poll of a linked node: done if granted, else refresh the waker.
     #[cold]
     fn poll_waiting(&self, node: Pin<&Waiter>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
-        let mut queue = self.queue.lock();
-        let mut fresh = None;
-        loop {
-            let done = match node.status() {
-                GRANTED => Some(Ok(())),
-                CLOSED => Some(Err(Closed)),
-                _ => None,
-            };
-            if let Some(done) = done {
-                drop(queue);
-                drop(fresh);
-                return Poll::Ready(done);
-            }
-            // SAFETY: the node is linked (WAITING, and only its owner,
-            // us, unlinks it otherwise) and the lock is held.
-            let slot = unsafe { &mut *node.waker.get() };
-            // Whichever waker is left over is dropped after unlocking.
-            let stale = if matches!(slot, Some(waker) if waker.will_wake(cx.waker())) {
-                fresh.take()
-            } else if let Some(fresh) = fresh.take() {
-                slot.replace(fresh)
-            } else {
-                // Wakers are never cloned under the lock: a clone may call
-                // back into this semaphore.
-                drop(queue);
-                fresh = Some(cx.waker().clone());
-                queue = self.queue.lock();
-                continue;
-            };
-            drop(queue);
-            drop(stale);
-            return Poll::Pending;
-        }
+        node.poll_linked(&self.queue, cx, |node| match node.status() {
+            GRANTED => Some(Ok(())),
+            CLOSED => Some(Err(Closed)),
+            _ => None,
+        })
     }
 
     /// Cancels the acquire of `n` permits whose node is `node`, passing on

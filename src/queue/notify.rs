@@ -191,35 +191,12 @@ impl<S: WaitState> RawNotify<S> {
             IDLE => return self.arrive(node, cx, arrive),
             _ => {}
         }
-        let mut inner = self.inner.lock();
-        let mut fresh = None;
-        loop {
-            if node.status() == GRANTED {
+        node.poll_linked(&self.inner, cx, |node| {
+            (node.status() == GRANTED).then(|| {
                 node.status.store(IDLE, Ordering::Relaxed);
-                drop(inner);
-                drop(fresh);
-                return Poll::Ready(false);
-            }
-            // SAFETY: the node is linked (not GRANTED, and only its owner,
-            // us, unlinks it otherwise) and the lock is held.
-            let slot = unsafe { &mut *node.waker.get() };
-            // Whichever waker is left over is dropped after unlocking.
-            let stale = if matches!(slot, Some(waker) if waker.will_wake(cx.waker())) {
-                fresh.take()
-            } else if let Some(fresh) = fresh.take() {
-                slot.replace(fresh)
-            } else {
-                // Wakers are never cloned under the lock: a clone may call
-                // back into this line.
-                drop(inner);
-                fresh = Some(cx.waker().clone());
-                inner = self.inner.lock();
-                continue;
-            };
-            drop(inner);
-            drop(stale);
-            return Poll::Pending;
-        }
+                false
+            })
+        })
     }
 
     fn arrive(

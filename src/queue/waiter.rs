@@ -2,10 +2,11 @@
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomPinned;
+use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::Waker;
+use core::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicU8, Ordering};
+use crate::sync::{AtomicU8, Mutex, Ordering};
 
 /// Never linked: the fast path may still succeed without touching the queue.
 pub(super) const IDLE: u8 = 0;
@@ -63,6 +64,49 @@ impl Waiter {
     #[inline]
     pub(super) fn status(&self) -> u8 {
         self.status.load(Ordering::Acquire)
+    }
+
+    /// A later poll of this node, linked in the list behind `lock`: under
+    /// the lock, `finished` says whether the wait is over (granted, closed,
+    /// ...); if not, the stored waker is replaced by `cx`'s unless it would
+    /// wake the same task.
+    ///
+    /// Wakers are never cloned or dropped under the lock, as a clone or a
+    /// drop may call back into the primitive: a new waker is cloned between
+    /// two lock sections, and `finished` asked again after re-locking.
+    pub(super) fn poll_linked<T, R>(
+        self: Pin<&Self>,
+        lock: &Mutex<T>,
+        cx: &mut Context<'_>,
+        mut finished: impl FnMut(&Waiter) -> Option<R>,
+    ) -> Poll<R> {
+        let mut guard = lock.lock();
+        let mut fresh = None;
+        loop {
+            if let Some(done) = finished(&self) {
+                drop(guard);
+                drop(fresh);
+                return Poll::Ready(done);
+            }
+            // SAFETY: the wait is not over, so the node is linked (only a
+            // grant, a close or its owner, us, unlinks it), and the lock
+            // guarding its fields is held.
+            let slot = unsafe { &mut *self.waker.get() };
+            // Whichever waker is left over is dropped after unlocking.
+            let stale = if matches!(slot, Some(waker) if waker.will_wake(cx.waker())) {
+                fresh.take()
+            } else if let Some(fresh) = fresh.take() {
+                slot.replace(fresh)
+            } else {
+                drop(guard);
+                fresh = Some(cx.waker().clone());
+                guard = lock.lock();
+                continue;
+            };
+            drop(guard);
+            drop(stale);
+            return Poll::Pending;
+        }
     }
 }
 
