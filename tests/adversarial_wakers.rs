@@ -491,3 +491,36 @@ fn blocking_call_inside_a_waker_keeps_the_outer_blocking_wait_awake() {
         assert_eq!(waiter.join().unwrap(), 1);
     });
 }
+
+/// The first poll of a request clones its waker before it takes the
+/// queue's lock; a clone that cancels the only waiter and releases a permit
+/// meanwhile lets the request take the permit in the locked path without
+/// queueing. That must leave no trace in the line (no permits recorded as
+/// collected by a head that does not exist), or a later `close` would put
+/// them in the counter a second time.
+#[test]
+fn request_served_in_the_locked_path_leaves_nothing_for_close_to_return() {
+    use fairsync::ClosableSemaphore;
+
+    type Slot = Arc<StdMutex<Option<Box<dyn Send>>>>;
+    let sem = Arc::new(ClosableSemaphore::new(1));
+    let held = sem.try_acquire_owned().unwrap();
+    let (_, waker) = counting_waker();
+    let mut queued = Box::pin(sem.acquire_owned());
+    assert_pending(queued.as_mut(), &waker, "queued behind the holder");
+    let slot: Slot = Arc::new(StdMutex::new(Some(Box::new((queued, held)))));
+    let emptying = {
+        let slot = Arc::clone(&slot);
+        // Cancels the queued waiter, then releases the held permit.
+        hooked_waker(|| {}, move || drop(slot.lock().unwrap().take())).1
+    };
+    let mut request = Box::pin(sem.acquire());
+    let permit = match poll_once(request.as_mut(), &emptying) {
+        std::task::Poll::Ready(permit) => permit.expect("not closed"),
+        std::task::Poll::Pending => panic!("the released permit was free to take"),
+    };
+    sem.close();
+    assert_eq!(sem.available_permits(), 0, "close minted a permit");
+    drop(permit);
+    assert_eq!(sem.available_permits(), 1);
+}

@@ -69,6 +69,7 @@ impl RawSemaphore {
             fail(head, wake);
         }
         let left = !queue.list.is_empty();
+        debug_assert!(left || queue.parked == 0, "permits parked without a head");
         if !left {
             // Fast paths may run once WAITERS is clear: a release adds to
             // the counter (an acquire fails on `CLOSED_BIT`).

@@ -82,7 +82,8 @@ struct Queue {
     list: List,
     /// Permits handed to the head waiter, which keeps them while it waits
     /// for the rest. Only the head ever holds collected permits, so this is
-    /// also how many of them a cancelled head passes on.
+    /// also how many of them a cancelled head passes on. Zero whenever the
+    /// list is empty.
     parked: usize,
 }
 
@@ -345,7 +346,12 @@ impl RawSemaphore {
                 Ok(_) => {
                     // An empty list holds no parked permits; the node about
                     // to become its head starts with what the counter had.
-                    queue.parked = n - remaining;
+                    // Served in full, it never joins the line, and the
+                    // empty line keeps `parked == 0` (`close` returns
+                    // `parked` to the counter).
+                    if remaining != 0 {
+                        queue.parked = n - remaining;
+                    }
                     break remaining;
                 }
                 Err(actual) => cur = actual,
