@@ -8,7 +8,7 @@ use core::task::{Context, Poll};
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::queue::{Arrival, RawNotify, RawWait, WaitState};
+use crate::queue::{Arrival, RawNotify, RawWait};
 use crate::semaphore::wait_forever;
 
 /// Lets `n` tasks or threads wait until all `n` have reached the same
@@ -40,19 +40,11 @@ use crate::semaphore::wait_forever;
 /// ```
 pub struct Barrier {
     parties: usize,
-    waiters: RawNotify<Arrived>,
-}
-
-/// How many parties of the current generation are waiting.
-struct Arrived(usize);
-
-impl WaitState for Arrived {
-    fn waiter_left(&mut self, current: bool) {
-        // A waiter of a generation that already tripped was counted there.
-        if current {
-            self.0 -= 1;
-        }
-    }
+    /// The parties of the current generation wait here: a line counts only
+    /// the waiters of its current epoch, which is the generation, so a
+    /// cancelled waiter of a generation that already tripped is not
+    /// subtracted from the next one.
+    waiters: RawNotify,
 }
 
 impl Barrier {
@@ -70,7 +62,7 @@ impl Barrier {
         pub const fn new(n: usize) -> Barrier {
             Barrier {
                 parties: if n == 0 { 1 } else { n },
-                waiters: RawNotify::new(Arrived(0)),
+                waiters: RawNotify::new(),
             }
         }
     }
@@ -152,7 +144,7 @@ pin_project! {
     pub struct BarrierWait<'a> {
         parties: usize,
         #[pin]
-        wait: RawWait<'a, Arrived>,
+        wait: RawWait<'a>,
         done: bool,
     }
 }
@@ -164,12 +156,10 @@ impl Future for BarrierWait<'_> {
         let this = self.project();
         assert!(!*this.done, "`BarrierWait` polled after it completed");
         let parties = *this.parties;
-        let arrive = |arrived: &mut Arrived| {
-            if arrived.0 + 1 == parties {
-                arrived.0 = 0;
+        let arrive = |waiting: usize| {
+            if waiting + 1 == parties {
                 Arrival::PassAndReleaseAll
             } else {
-                arrived.0 += 1;
                 Arrival::Wait
             }
         };

@@ -53,7 +53,7 @@ use crate::semaphore::wait_forever;
 /// assert_eq!(consumer.join().unwrap(), "job");
 /// ```
 pub struct Condvar {
-    waiters: RawNotify<()>,
+    waiters: RawNotify,
 }
 
 impl Condvar {
@@ -69,7 +69,7 @@ impl Condvar {
         /// ```
         pub const fn new() -> Condvar {
             Condvar {
-                waiters: RawNotify::new(()),
+                waiters: RawNotify::new(),
             }
         }
     }
@@ -270,7 +270,7 @@ impl Condvar {
     #[doc(alias = "broadcast")]
     #[doc(alias = "notify_waiters")]
     pub fn notify_all(&self) {
-        self.waiters.notify_all_with(|()| {});
+        self.waiters.notify_all_with(|| {});
     }
 }
 
@@ -318,7 +318,7 @@ pin_project! {
         guard: Option<MutexGuard<'a, T>>,
         phase: Phase,
         #[pin]
-        wait: RawWait<'b, ()>,
+        wait: RawWait<'b>,
         #[pin]
         relock: Option<MutexLock<'a, T>>,
     }
@@ -379,7 +379,7 @@ impl<'a, T: ?Sized> Future for CondvarWait<'a, '_, T> {
         loop {
             match this.phase {
                 Phase::Register => {
-                    let queued = this.wait.as_mut().poll_wait(cx, |()| Arrival::Wait);
+                    let queued = this.wait.as_mut().poll_wait(cx, |_| Arrival::Wait);
                     debug_assert!(queued.is_pending());
                     // Queued first, then unlocked: no notification is lost.
                     *this.phase = Phase::Waiting;
@@ -387,7 +387,7 @@ impl<'a, T: ?Sized> Future for CondvarWait<'a, '_, T> {
                     return Poll::Pending;
                 }
                 Phase::Waiting => {
-                    ready!(this.wait.as_mut().poll_wait(cx, |()| Arrival::Wait));
+                    ready!(this.wait.as_mut().poll_wait(cx, |_| Arrival::Wait));
                     *this.phase = Phase::Relocking;
                     this.relock.set(Some(this.mutex.lock()));
                 }

@@ -12,7 +12,6 @@ use pin_project_lite::pin_project;
 use crate::blocking::{block_on, deadline};
 use crate::queue::{Arrival, RawNotify, RawWait};
 use crate::semaphore::wait_forever;
-use crate::sync::{AtomicBool, Ordering};
 
 /// A flag that starts unset; [`wait`](Self::wait) returns once it is set.
 /// Python's `threading.Event` and `asyncio.Event`, for async tasks and
@@ -41,8 +40,8 @@ use crate::sync::{AtomicBool, Ordering};
 /// assert!(ready.is_set());
 /// ```
 pub struct Event {
-    set: AtomicBool,
-    waiters: RawNotify<()>,
+    /// The waiters, and the flag in the line's word.
+    waiters: RawNotify,
 }
 
 impl Event {
@@ -58,8 +57,7 @@ impl Event {
         #[doc(alias = "const_new")]
         pub const fn new() -> Event {
             Event {
-                set: AtomicBool::new(false),
-                waiters: RawNotify::new(()),
+                waiters: RawNotify::new(),
             }
         }
     }
@@ -87,8 +85,7 @@ impl Event {
     pub fn set(&self) {
         // Under the line's lock, so a waiter either sees the flag or is
         // queued in time to be released.
-        self.waiters
-            .notify_all_with(|()| self.set.store(true, Ordering::Release));
+        self.waiters.notify_all_with(|| self.waiters.set_flag(true));
     }
 
     /// Unsets the flag. Waiters already released by [`set`](Self::set)
@@ -105,7 +102,7 @@ impl Event {
     /// ```
     #[doc(alias = "reset")]
     pub fn clear(&self) {
-        self.set.store(false, Ordering::Release);
+        self.waiters.set_flag(false);
     }
 
     /// Whether the flag is set. Never blocks.
@@ -120,7 +117,7 @@ impl Event {
     /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
-        self.set.load(Ordering::Acquire)
+        self.waiters.flag()
     }
 
     /// Waits until the flag is set; ready at once if it already is.
@@ -221,7 +218,7 @@ pin_project! {
     pub struct EventWait<'a> {
         event: &'a Event,
         #[pin]
-        wait: RawWait<'a, ()>,
+        wait: RawWait<'a>,
         done: bool,
     }
 }
@@ -236,9 +233,9 @@ impl Future for EventWait<'_> {
             *this.done = true;
             return Poll::Ready(());
         }
-        let set = &this.event.set;
-        let arrive = |_: &mut ()| {
-            if set.load(Ordering::Acquire) {
+        let event = *this.event;
+        let arrive = |_waiting: usize| {
+            if event.is_set() {
                 Arrival::Pass
             } else {
                 Arrival::Wait

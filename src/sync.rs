@@ -1,58 +1,25 @@
-//! The few synchronization types the crate is built on: std's, or loom's
-//! under `--cfg loom` so the model checker sees every access.
+//! The few synchronization types the crate is built on: `core`'s, or loom's
+//! under `--cfg fairsync_loom` so the model checker sees every access.
+//!
+//! The shim answers to its own cfg, not to plain `loom`: a crate that
+//! model-checks its own code with `--cfg loom` still gets our `const`
+//! constructors and real atomics.
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-
-/// A mutex that ignores poisoning: every critical section under it leaves
-/// the protected data consistent before any code that could panic runs.
-pub(crate) struct Mutex<T> {
-    #[cfg(not(loom))]
-    inner: std::sync::Mutex<T>,
-    #[cfg(loom)]
-    inner: loom::sync::Mutex<T>,
-}
-
-#[cfg(not(loom))]
-pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
-#[cfg(loom)]
-pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
-
-impl<T> Mutex<T> {
-    #[cfg(not(loom))]
-    pub(crate) const fn new(value: T) -> Self {
-        Self {
-            inner: std::sync::Mutex::new(value),
-        }
-    }
-
-    #[cfg(loom)]
-    pub(crate) fn new(value: T) -> Self {
-        Self {
-            inner: loom::sync::Mutex::new(value),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+#[cfg(not(fairsync_loom))]
+pub(crate) use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+#[cfg(fairsync_loom)]
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// An `UnsafeCell` with loom's closure-based access API, so the guarded value
 /// of `Mutex<T>` is checked for data races under loom.
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 #[repr(transparent)]
-pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
-        Self(std::cell::UnsafeCell::new(value))
+        Self(core::cell::UnsafeCell::new(value))
     }
 
     pub(crate) fn into_inner(self) -> T {
@@ -60,7 +27,7 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 impl<T: ?Sized> UnsafeCell<T> {
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
@@ -78,10 +45,10 @@ impl<T: ?Sized> UnsafeCell<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(fairsync_loom)]
 pub(crate) struct UnsafeCell<T: ?Sized>(loom::cell::UnsafeCell<T>);
 
-#[cfg(loom)]
+#[cfg(fairsync_loom)]
 impl<T> UnsafeCell<T> {
     pub(crate) fn new(value: T) -> Self {
         Self(loom::cell::UnsafeCell::new(value))
@@ -92,7 +59,7 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(fairsync_loom)]
 impl<T: ?Sized> UnsafeCell<T> {
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
@@ -116,11 +83,11 @@ impl<T: ?Sized> UnsafeCell<T> {
 macro_rules! const_fn {
     ($(#[$attr:meta])* $vis:vis const fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
         $(#[$attr])*
-        #[cfg(not(loom))]
+        #[cfg(not(fairsync_loom))]
         $vis const fn $name($($arg: $ty),*) -> $ret $body
 
         $(#[$attr])*
-        #[cfg(loom)]
+        #[cfg(fairsync_loom)]
         $vis fn $name($($arg: $ty),*) -> $ret $body
     };
 }

@@ -2,8 +2,9 @@
 //! status of a node. Only a `ClosableSemaphore` ever calls this; the other
 //! primitives never see the bit set.
 //!
-//! Under the lock, `close` sets `CLOSED_BIT`, moves the permits the head had
-//! collected back to the counter, and fails queued waiters from the head on
+//! Under the lock, `close` sets `CLOSED_BIT` (which turns the permits the
+//! head had collected back into free ones, see the state word's docs in
+//! `mod.rs`), and fails queued waiters from the head on
 //! (unlink, take the waker, store `CLOSED` as the last touch). Wakers are
 //! woken after unlocking, at most a batch at a time; while the lock is
 //! released between batches, the waiters still queued are failed in the next
@@ -15,7 +16,7 @@ use core::mem;
 use core::ptr::NonNull;
 
 use super::waiter::{Waiter, CLOSED};
-use super::{RawSemaphore, WakeBatch, CLOSED_BIT, PERMIT_SHIFT, WAITERS};
+use super::{RawSemaphore, WakeBatch, CLOSED_BIT, WAITERS};
 use crate::sync::Ordering;
 
 impl RawSemaphore {
@@ -41,39 +42,29 @@ impl RawSemaphore {
     /// head until the batch is full. Returns whether waiters are left.
     fn close_batch(&self, wake: &mut WakeBatch) -> bool {
         let mut queue = self.queue.lock();
-        // Only the head collects, and it is failed below in this same
-        // critical section, so its cancellation cannot pass these on again.
-        // Once the bit is set nobody collects any more, so later batches
-        // (and later calls) find nothing parked.
-        let parked = mem::take(&mut queue.parked);
         // Set before any node is marked `CLOSED`, so a failed waiter sees
         // `is_closed()` through the `Release`/`Acquire` pair on its status.
-        let mut cur = self.state.load(Ordering::Relaxed);
-        loop {
-            let new = (cur | CLOSED_BIT) + (parked << PERMIT_SHIFT);
-            match self
-                .state
-                .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
+        // With the bit set, the count is free permits again: what the head
+        // collected returns to the counter. Only the head collects, and it
+        // is failed below in this same critical section, so its
+        // cancellation cannot pass these on again; once the bit is set
+        // nobody collects any more.
+        self.state().fetch_or(CLOSED_BIT, Ordering::Release);
         while !wake.is_full() {
-            let Some(head) = queue.list.pop_front() else {
-                break;
+            let head = match queue.pop_front() {
+                Some(head) => head,
+                None => break,
             };
             // Before `CLOSED`: the waiter may complete and read `waiters()`
             // without the lock as soon as it sees it.
-            self.waiters.store(queue.list.len(), Ordering::Relaxed);
+            self.left();
             fail(head, wake);
         }
-        let left = !queue.list.is_empty();
-        debug_assert!(left || queue.parked == 0, "permits parked without a head");
+        let left = !queue.is_empty();
         if !left {
             // Fast paths may run once WAITERS is clear: a release adds to
             // the counter (an acquire fails on `CLOSED_BIT`).
-            self.state.fetch_and(!WAITERS, Ordering::Release);
+            self.state().fetch_and(!WAITERS, Ordering::Release);
         }
         left
     }

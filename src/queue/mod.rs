@@ -7,16 +7,21 @@
 //!
 //! # State
 //!
-//! `state = permits << 2 | CLOSED_BIT | WAITERS`. Invariants, upheld under
-//! the lock:
+//! One word holds everything but the list head and the waiter count:
+//! `state = count << 3 | LOCKED | CLOSED_BIT | WAITERS`, where `LOCKED` is
+//! the queue's own lock (`word_lock.rs`). Invariants, upheld under the lock:
 //! - `WAITERS` is set if and only if the list is non-empty;
 //! - `WAITERS` and `CLOSED_BIT` change only while the lock is held, and
 //!   `CLOSED_BIT` is never cleared;
-//! - `WAITERS` set implies `permits == 0` until the semaphore is closed:
-//!   released permits go to the head waiter (which may collect them over
-//!   several releases), never to the counter, so nobody can take a permit
-//!   ahead of a queued waiter. Once closed, permits only go to the counter
-//!   (see `close.rs`).
+//! - while `WAITERS` is set and `CLOSED_BIT` is not, `count` is the number
+//!   of permits the head waiter has collected, not free permits: released
+//!   permits go to the head (which may collect them over several releases),
+//!   never to the counter, so nobody can take a permit ahead of a queued
+//!   waiter. Only the lock holder changes `count` then, as every fast path
+//!   fails on `WAITERS`;
+//! - otherwise `count` is the number of free permits. `close` sets
+//!   `CLOSED_BIT`, and with it the head's collected permits become free
+//!   ones, as the head is about to fail (see `close.rs`).
 //!
 //! Without waiters, acquire and release are one CAS each and never lock.
 //! With waiters, every counter change happens under the lock.
@@ -37,6 +42,7 @@ mod close;
 mod list;
 mod notify;
 mod waiter;
+mod word_lock;
 
 use core::cmp;
 use core::fmt;
@@ -50,11 +56,12 @@ use core::task::{Context, Poll, Waker};
 use pin_project_lite::pin_project;
 
 use self::list::List;
-pub(crate) use self::notify::{Arrival, RawNotify, RawWait, WaitState};
+pub(crate) use self::notify::{Arrival, RawNotify, RawWait};
 pub(crate) use self::waiter::Waiter;
 use self::waiter::{CLOSED, GRANTED, IDLE, WAITING};
+use self::word_lock::{WordGuard, WordLock, LOCKED};
 use crate::closable::Closed;
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// The largest number of permits a semaphore can hold or a caller can ask for.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
@@ -62,7 +69,11 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 const WAITERS: usize = 1;
 /// Set by `close`: every fast path fails, and nobody joins the line.
 const CLOSED_BIT: usize = 2;
-const PERMIT_SHIFT: u32 = 2;
+const PERMIT_SHIFT: u32 = 3;
+/// Every bit below the permit count: the flags and the lock.
+const FLAGS: usize = (1 << PERMIT_SHIFT) - 1;
+const _: () = assert!(FLAGS == WAITERS | CLOSED_BIT | LOCKED);
+const _: () = assert!(MAX_PERMITS == usize::MAX >> PERMIT_SHIFT);
 
 /// Set in a request (above every valid permit count) to queue it ahead of
 /// every waiter: an upgrade of a read lock must not wait behind writers that
@@ -71,29 +82,12 @@ const FRONT: usize = 1 << (usize::BITS - 1);
 
 /// A weighted, strictly FIFO semaphore: the engine under every primitive.
 pub(crate) struct RawSemaphore {
-    state: AtomicUsize,
-    queue: Mutex<Queue>,
-    /// The list's length, mirrored so `waiters()` and `Debug` never lock.
+    /// The waiters, under the lock bit of the state word (see the module
+    /// docs for the word's layout).
+    queue: WordLock<List>,
+    /// The list's length, kept so `waiters()` and `Debug` never lock.
+    /// Written only under the lock.
     waiters: AtomicUsize,
-}
-
-/// What the queue's lock guards.
-struct Queue {
-    list: List,
-    /// Permits handed to the head waiter, which keeps them while it waits
-    /// for the rest. Only the head ever holds collected permits, so this is
-    /// also how many of them a cancelled head passes on. Zero whenever the
-    /// list is empty.
-    parked: usize,
-}
-
-impl Queue {
-    const fn new() -> Self {
-        Self {
-            list: List::new(),
-            parked: 0,
-        }
-    }
 }
 
 impl RawSemaphore {
@@ -104,17 +98,22 @@ impl RawSemaphore {
                 "a semaphore cannot hold more than Semaphore::MAX_PERMITS permits"
             );
             RawSemaphore {
-                state: AtomicUsize::new(permits << PERMIT_SHIFT),
-                queue: Mutex::new(Queue::new()),
+                queue: WordLock::new(permits << PERMIT_SHIFT, List::new()),
                 waiters: AtomicUsize::new(0),
             }
         }
     }
 
+    /// The state word (see the module docs).
+    #[inline]
+    fn state(&self) -> &AtomicUsize {
+        self.queue.word()
+    }
+
     /// Permits free to take now (0 while anyone waits).
     #[inline]
     pub(crate) fn available(&self) -> usize {
-        self.state.load(Ordering::Acquire) >> PERMIT_SHIFT
+        free_permits(self.state().load(Ordering::Acquire))
     }
 
     /// Callers queued and not yet granted.
@@ -126,20 +125,40 @@ impl RawSemaphore {
     /// Whether [`close`](Self::close) has run (or is running).
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & CLOSED_BIT != 0
+        self.state().load(Ordering::Relaxed) & CLOSED_BIT != 0
+    }
+
+    /// Counts a waiter that joined the list. Under the lock.
+    fn joined(&self) {
+        // The only writer is the lock holder, so no read-modify-write.
+        let waiters = self.waiters.load(Ordering::Relaxed);
+        self.waiters.store(waiters + 1, Ordering::Relaxed);
+    }
+
+    /// Counts a waiter that left the list. Under the lock, and before the
+    /// waiter learns it left: it may read `waiters()` at once.
+    fn left(&self) {
+        let waiters = self.waiters.load(Ordering::Relaxed);
+        self.waiters.store(waiters - 1, Ordering::Relaxed);
+    }
+
+    /// Takes the head's collected permits out of the count, leaving it 0.
+    /// Under the lock, with `WAITERS` set and the semaphore not closed.
+    fn take_collected(&self) -> usize {
+        self.state().fetch_and(FLAGS, Ordering::Relaxed) >> PERMIT_SHIFT
     }
 
     /// Removes up to `n` permits from the counter for good and returns how
     /// many. Never touches permits a queued head has collected (the counter
     /// is empty while anyone waits), and never waits.
     pub(crate) fn forget(&self, n: usize) -> usize {
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.state().load(Ordering::Relaxed);
         loop {
-            let taken = cmp::min(n, cur >> PERMIT_SHIFT);
+            let taken = cmp::min(n, free_permits(cur));
             if taken == 0 {
                 return 0;
             }
-            match self.state.compare_exchange_weak(
+            match self.state().compare_exchange_weak(
                 cur,
                 cur - (taken << PERMIT_SHIFT),
                 Ordering::Relaxed,
@@ -159,13 +178,13 @@ impl RawSemaphore {
         if n == 0 {
             return !self.is_closed();
         }
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.state().load(Ordering::Relaxed);
         loop {
             // One mask for both bits: a plain semaphore pays nothing for close.
             if cur & (WAITERS | CLOSED_BIT) != 0 || cur >> PERMIT_SHIFT < n {
                 return false;
             }
-            match self.state.compare_exchange_weak(
+            match self.state().compare_exchange_weak(
                 cur,
                 cur - (n << PERMIT_SHIFT),
                 Ordering::Acquire,
@@ -184,9 +203,9 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.state().load(Ordering::Relaxed);
         while cur & WAITERS == 0 {
-            match self.state.compare_exchange_weak(
+            match self.state().compare_exchange_weak(
                 cur,
                 cur + (n << PERMIT_SHIFT),
                 Ordering::Release,
@@ -213,7 +232,7 @@ impl RawSemaphore {
     /// returning.
     fn release_locked<'a>(
         &'a self,
-        mut queue: MutexGuard<'a, Queue>,
+        mut queue: WordGuard<'a, List>,
         mut n: usize,
         wake: &mut WakeBatch,
     ) {
@@ -221,8 +240,9 @@ impl RawSemaphore {
         // bit under the lock.
         let mut closed = self.is_closed();
         while n > 0 && !closed {
-            let Some(head) = queue.list.front() else {
-                break;
+            let head = match queue.front() {
+                Some(head) => head,
+                None => break,
             };
             if wake.is_full() {
                 drop(queue);
@@ -248,27 +268,27 @@ impl RawSemaphore {
             *remaining -= given;
             n -= given;
             if *remaining == 0 {
-                queue.list.pop_front();
-                queue.parked = 0;
-                // Before `GRANTED`: the waiter may complete and read
-                // `waiters()` without the lock as soon as it sees it.
-                self.waiters.store(queue.list.len(), Ordering::Relaxed);
+                queue.pop_front();
+                // What the head collected is now the granted waiter's.
+                self.take_collected();
+                self.left();
                 // SAFETY: `waker` is only accessed under the lock.
                 wake.push(unsafe { (*node.waker.get()).take() });
                 node.status.store(GRANTED, Ordering::Release);
             } else {
-                queue.parked += given;
+                // Collected by the head, which is still short.
+                self.state()
+                    .fetch_add(given << PERMIT_SHIFT, Ordering::Relaxed);
             }
         }
-        self.waiters.store(queue.list.len(), Ordering::Relaxed);
-        if queue.list.is_empty() {
+        if queue.is_empty() {
             // Concurrent fast paths may run once WAITERS is clear (a
             // cancellation may have cleared it while the lock was released
             // to wake a batch), so update the counter with a CAS.
-            let mut cur = self.state.load(Ordering::Relaxed);
+            let mut cur = self.state().load(Ordering::Relaxed);
             loop {
                 let new = (cur & !WAITERS) + (n << PERMIT_SHIFT);
-                match self.state.compare_exchange_weak(
+                match self.state().compare_exchange_weak(
                     cur,
                     new,
                     Ordering::Release,
@@ -281,7 +301,7 @@ impl RawSemaphore {
         } else if closed {
             // `close` is still failing the waiters, and clears WAITERS
             // when it has failed the last one.
-            self.state.fetch_add(n << PERMIT_SHIFT, Ordering::Release);
+            self.state().fetch_add(n << PERMIT_SHIFT, Ordering::Release);
         } else {
             debug_assert_eq!(n, 0, "permits left over while a waiter is queued");
         }
@@ -317,7 +337,7 @@ impl RawSemaphore {
         let (n, front) = (request & !FRONT, request & FRONT != 0);
         let waker = cx.waker().clone();
         let mut queue = self.queue.lock();
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.state().load(Ordering::Relaxed);
         if cur & CLOSED_BIT != 0 {
             // Set under the lock we hold, and never cleared: nobody joins
             // the line of a closed semaphore.
@@ -325,36 +345,31 @@ impl RawSemaphore {
             drop(waker);
             return Poll::Ready(Err(Closed));
         }
-        let remaining = loop {
-            if cur & WAITERS != 0 {
-                break if front {
-                    self.take_parked(&mut queue, n)
-                } else {
-                    n
-                };
-            }
-            let available = cur >> PERMIT_SHIFT;
-            let (new, remaining) = if available >= n {
-                (cur - (n << PERMIT_SHIFT), 0)
+        let remaining = if cur & WAITERS != 0 {
+            if front {
+                self.take_parked(&queue, n)
             } else {
-                (WAITERS, n - available)
-            };
-            match self
-                .state
-                .compare_exchange(cur, new, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    // An empty list holds no parked permits; the node about
-                    // to become its head starts with what the counter had.
-                    // Served in full, it never joins the line, and the
-                    // empty line keeps `parked == 0` (`close` returns
-                    // `parked` to the counter).
-                    if remaining != 0 {
-                        queue.parked = n - remaining;
-                    }
-                    break remaining;
+                n
+            }
+        } else {
+            // Nobody else sets WAITERS or CLOSED_BIT while we hold the lock;
+            // only fast paths move free permits meanwhile.
+            loop {
+                let available = cur >> PERMIT_SHIFT;
+                let (new, remaining) = if available >= n {
+                    (cur - (n << PERMIT_SHIFT), 0)
+                } else {
+                    // The free permits stay in the count, which now holds
+                    // what the node about to be the head has collected.
+                    (cur | WAITERS, n - available)
+                };
+                match self
+                    .state()
+                    .compare_exchange(cur, new, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => break remaining,
+                    Err(actual) => cur = actual,
                 }
-                Err(actual) => cur = actual,
             }
         };
         if remaining == 0 {
@@ -374,34 +389,37 @@ impl RawSemaphore {
         // unlinks it under this lock before its memory can go away.
         unsafe {
             if front {
-                queue.list.push_front(ptr);
+                queue.push_front(ptr);
             } else {
-                queue.list.push_back(ptr);
+                queue.push_back(ptr);
             }
         }
-        self.waiters.store(queue.list.len(), Ordering::Relaxed);
+        self.joined();
         Poll::Pending
     }
 
     /// For a request of `n` permits joining the line at the front: takes the
     /// permits the current head has collected, as the new head would have
     /// had them first. Returns how many are still missing; when that is not
-    /// zero, the caller must link its node at the front.
-    fn take_parked(&self, queue: &mut Queue, n: usize) -> usize {
+    /// zero, the caller must link its node at the front, and the count then
+    /// holds what that node collected. Under the lock, with `WAITERS` set
+    /// and the semaphore not closed.
+    fn take_parked(&self, queue: &List, n: usize) -> usize {
         let head = queue
-            .list
             .front()
             .expect("WAITERS is set, so a waiter is queued");
-        let taken = cmp::min(queue.parked, n);
+        let parked = self.state().load(Ordering::Relaxed) >> PERMIT_SHIFT;
+        let taken = cmp::min(parked, n);
         // SAFETY: `head` is linked, so live, and the lock is held.
         unsafe { *head.as_ref().remaining.get() += taken };
-        queue.parked -= taken;
         if taken == n {
             // Served in full; the head keeps whatever is left.
+            self.state()
+                .fetch_sub(taken << PERMIT_SHIFT, Ordering::Relaxed);
             return 0;
         }
-        // Everything parked moves to the node that is about to be the head.
-        queue.parked = taken;
+        // Everything parked moves to the node about to be the head, and the
+        // count stays as it is.
         n - taken
     }
 
@@ -411,16 +429,17 @@ impl RawSemaphore {
         if self.try_acquire(n) {
             return true;
         }
-        let mut queue = self.queue.lock();
-        if self.state.load(Ordering::Relaxed) & WAITERS == 0 {
+        let queue = self.queue.lock();
+        let cur = self.state().load(Ordering::Relaxed);
+        if cur & WAITERS == 0 {
             // The line emptied meanwhile; `WAITERS` cannot be set again
             // while we hold the lock.
             return self.try_acquire(n);
         }
-        if queue.parked < n {
+        if cur & CLOSED_BIT != 0 || cur >> PERMIT_SHIFT < n {
             return false;
         }
-        self.take_parked(&mut queue, n) == 0
+        self.take_parked(&queue, n) == 0
     }
 
     /// A later poll of a linked node: done if granted, else refresh the waker.
@@ -455,15 +474,31 @@ impl RawSemaphore {
         }
         // SAFETY: the status is WAITING and cannot change while we hold the
         // lock, so the node is linked in this list.
-        unsafe { queue.list.remove(NonNull::from(node.get_ref())) };
+        unsafe { queue.remove(NonNull::from(node.get_ref())) };
+        self.left();
         // SAFETY: unlinked, so only we reach the node now.
         let (stale, collected) = unsafe { ((*node.waker.get()).take(), n - *node.remaining.get()) };
         node.status.store(IDLE, Ordering::Relaxed);
-        // Only the head collects, so this is all or nothing of `parked`.
-        debug_assert!(collected == 0 || collected == queue.parked);
-        queue.parked -= collected;
+        if collected != 0 {
+            // Only the head collects, and never once the semaphore is closed
+            // (`close` fails the head in the critical section that sets the
+            // bit), so the count holds exactly these permits.
+            let parked = self.take_collected();
+            debug_assert_eq!(parked, collected, "a waiter other than the head collected");
+        }
         self.release_locked(queue, collected, &mut wake);
         drop(stale);
+    }
+}
+
+/// The permits free to take in state `state`: none while the count holds
+/// what a queued head collected.
+#[inline]
+fn free_permits(state: usize) -> usize {
+    if state & (WAITERS | CLOSED_BIT) == WAITERS {
+        0
+    } else {
+        state >> PERMIT_SHIFT
     }
 }
 
@@ -639,8 +674,10 @@ impl WakeBatch {
     const CAPACITY: usize = 32;
 
     const fn new() -> Self {
+        // A constant, not an inline `const` block: those need Rust 1.79.
+        const EMPTY: MaybeUninit<Waker> = MaybeUninit::uninit();
         Self {
-            wakers: [const { MaybeUninit::uninit() }; Self::CAPACITY],
+            wakers: [EMPTY; Self::CAPACITY],
             len: 0,
             next: 0,
         }
@@ -694,5 +731,5 @@ impl Drop for WakeBatch {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(fairsync_loom)))]
 mod tests;

@@ -25,19 +25,20 @@ use pin_project_lite::pin_project;
 
 use super::list::List;
 use super::waiter::{Waiter, GRANTED, IDLE, WAITING};
+use super::word_lock::{WordGuard, WordLock, LOCKED};
 use super::WakeBatch;
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 
-/// State kept under the line's lock beside the waiters.
-pub(crate) trait WaitState {
-    /// A waiter that was never released left the line. `current` is whether
-    /// it arrived in the current epoch (after the last "release all").
-    fn waiter_left(&mut self, current: bool) {
-        let _ = current;
-    }
-}
-
-impl WaitState for () {}
+/// A flag of the line's owner (an `Event`'s "set"), kept in the word so it
+/// costs no memory of its own.
+const FLAG: usize = 1;
+/// One epoch in the line's word: `word = epoch << 3 | LOCKED | FLAG`. Nodes record
+/// the epoch as it sits in the word (`word & EPOCHS`), so epochs compare and
+/// wrap as plain `usize`s.
+const EPOCH: usize = 1 << 3;
+/// The bits of the word that hold the epoch.
+const EPOCHS: usize = !(EPOCH - 1);
+const _: () = assert!(FLAG != LOCKED && LOCKED < EPOCH);
 
 /// What a waiter's first poll does, decided under the lock.
 pub(crate) enum Arrival {
@@ -49,37 +50,62 @@ pub(crate) enum Arrival {
     PassAndReleaseAll,
 }
 
-struct Inner<S> {
-    list: List,
-    epoch: usize,
-    state: S,
-}
-
 /// A FIFO line of waiters that notifications release.
-pub(crate) struct RawNotify<S> {
-    inner: Mutex<Inner<S>>,
-    /// The list's length, mirrored so `Debug` never locks.
-    waiters: AtomicUsize,
+pub(crate) struct RawNotify {
+    /// The waiters, under the lock bit of the word that also holds the
+    /// current epoch.
+    line: WordLock<List>,
+    /// Waiters of the current epoch: those a notification can still reach.
+    /// Waiters of older epochs are being released by a release-all and no
+    /// longer count. Written only under the lock, read without it.
+    waiting: AtomicUsize,
 }
 
-impl<S> RawNotify<S> {
+impl RawNotify {
     crate::sync::const_fn! {
-        pub(crate) const fn new(state: S) -> RawNotify<S> {
+        pub(crate) const fn new() -> RawNotify {
             RawNotify {
-                inner: Mutex::new(Inner {
-                    list: List::new(),
-                    epoch: 0,
-                    state,
-                }),
-                waiters: AtomicUsize::new(0),
+                line: WordLock::new(0, List::new()),
+                waiting: AtomicUsize::new(0),
             }
         }
     }
 
-    /// Waiters queued and not yet released.
+    /// Waiters queued and not yet released (nor chosen by a release-all).
     #[inline]
     pub(crate) fn waiters(&self) -> usize {
-        self.waiters.load(Ordering::Relaxed)
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// The owner's flag. `Acquire` pairs with the `Release` of
+    /// [`set_flag`](Self::set_flag).
+    #[inline]
+    pub(crate) fn flag(&self) -> bool {
+        self.line.word().load(Ordering::Acquire) & FLAG != 0
+    }
+
+    /// Sets or clears the owner's flag, with or without the lock.
+    #[inline]
+    pub(crate) fn set_flag(&self, on: bool) {
+        if on {
+            self.line.word().fetch_or(FLAG, Ordering::Release);
+        } else {
+            self.line.word().fetch_and(!FLAG, Ordering::Release);
+        }
+    }
+
+    /// The current epoch, as nodes record it. Under the lock.
+    fn epoch(&self) -> usize {
+        self.line.word().load(Ordering::Relaxed) & EPOCHS
+    }
+
+    /// Adds `delta` (+1 or -1) to the current epoch's waiters. Under the
+    /// lock, before the waiter concerned can learn it left.
+    fn count_waiting(&self, delta: isize) {
+        // The only writer is the lock holder, so no read-modify-write.
+        let waiting = self.waiting.load(Ordering::Relaxed);
+        self.waiting
+            .store(waiting.wrapping_add(delta as usize), Ordering::Relaxed);
     }
 
     /// Releases the oldest waiter that no release-all has chosen yet, if
@@ -91,53 +117,61 @@ impl<S> RawNotify<S> {
     /// them, or to nobody.
     pub(crate) fn notify_one(&self) -> bool {
         let mut wake = WakeBatch::new();
-        let mut inner = self.inner.lock();
-        let mut candidate = inner.list.front();
+        let mut line = self.line.lock();
+        let epoch = self.epoch();
+        let mut candidate = line.front();
         while let Some(node) = candidate {
             // SAFETY: `node` is linked, so live, and the lock is held.
-            if unsafe { *node.as_ref().remaining.get() } == inner.epoch {
+            if unsafe { *node.as_ref().remaining.get() } == epoch {
                 break;
             }
             // SAFETY: as above.
-            candidate = unsafe { inner.list.next(node) };
+            candidate = unsafe { line.next(node) };
         }
-        let Some(node) = candidate else {
-            return false;
+        let node = match candidate {
+            Some(node) => node,
+            None => return false,
         };
         // SAFETY: `node` was found in this list, under the lock we hold.
-        unsafe { inner.list.remove(node) };
-        self.release(&mut inner, node, &mut wake);
-        drop(inner);
+        unsafe { line.remove(node) };
+        self.count_waiting(-1);
+        release(node, &mut wake);
+        drop(line);
         true
     }
 
-    /// Runs `f` on the state, then releases every waiter queued before,
-    /// all as one step under the lock: a waiter is either released or
-    /// arrives after `f` ran.
-    pub(crate) fn notify_all_with(&self, f: impl FnOnce(&mut S)) {
+    /// Runs `f`, then releases every waiter queued before, all as one step
+    /// under the lock: a waiter is either released or arrives after `f` ran.
+    pub(crate) fn notify_all_with(&self, f: impl FnOnce()) {
         let mut wake = WakeBatch::new();
-        let mut inner = self.inner.lock();
-        f(&mut inner.state);
-        self.release_all(inner, &mut wake);
+        let line = self.line.lock();
+        f();
+        self.release_all(line, &mut wake);
     }
 
     /// Starts a new epoch and releases the waiters of older ones. Unlocks
     /// before returning.
-    fn release_all<'a>(&'a self, mut inner: MutexGuard<'a, Inner<S>>, wake: &mut WakeBatch) {
-        inner.epoch = inner.epoch.wrapping_add(1);
-        let epoch = inner.epoch;
-        self.release_older(inner, epoch, wake);
+    fn release_all<'a>(&'a self, line: WordGuard<'a, List>, wake: &mut WakeBatch) {
+        // Wraps like the `usize` it is; epochs are compared by distance.
+        let epoch = self
+            .line
+            .word()
+            .fetch_add(EPOCH, Ordering::Relaxed)
+            .wrapping_add(EPOCH)
+            & EPOCHS;
+        self.waiting.store(0, Ordering::Relaxed);
+        self.release_older(line, epoch, wake);
     }
 
     /// Releases the waiters that arrived before `epoch`. Unlocks before
     /// returning.
     fn release_older<'a>(
         &'a self,
-        mut inner: MutexGuard<'a, Inner<S>>,
+        mut line: WordGuard<'a, List>,
         epoch: usize,
         wake: &mut WakeBatch,
     ) {
-        while let Some(head) = inner.list.front() {
+        while let Some(head) = line.front() {
             // SAFETY: `head` is linked, so live, and the lock is held.
             let arrived = unsafe { *head.as_ref().remaining.get() };
             // Wrapping distance: positive means an older epoch.
@@ -145,43 +179,30 @@ impl<S> RawNotify<S> {
                 break;
             }
             if wake.is_full() {
-                drop(inner);
+                drop(line);
                 // Should a waker panic, the chosen waiters still queued are
                 // released all the same: `notify_one` skips them, so
                 // nobody else ever would.
                 let finish = ReleaseOlderOnUnwind { line: self, epoch };
                 wake.wake_all();
                 mem::forget(finish);
-                inner = self.inner.lock();
+                line = self.line.lock();
                 continue;
             }
-            inner.list.pop_front();
-            self.release(&mut inner, head, wake);
+            line.pop_front();
+            release(head, wake);
         }
     }
 
-    /// Marks `node`, just unlinked, released; its waker goes to `wake`.
-    fn release(&self, inner: &mut Inner<S>, node: NonNull<Waiter>, wake: &mut WakeBatch) {
-        self.waiters.store(inner.list.len(), Ordering::Relaxed);
-        // SAFETY: `node` was linked until now, so it is live, and the lock is
-        // held. The reference is not used after the `GRANTED` store, after
-        // which the owner may free the node.
-        let node = unsafe { node.as_ref() };
-        // SAFETY: `waker` is only accessed under the lock.
-        wake.push(unsafe { (*node.waker.get()).take() });
-        node.status.store(GRANTED, Ordering::Release);
-    }
-}
-
-impl<S: WaitState> RawNotify<S> {
     /// Polls the wait whose node is `node`. On the first poll, `arrive`
-    /// decides under the lock whether to queue. `Ready(true)` means the wait
-    /// completed on arrival, `Ready(false)` that a notification released it.
+    /// decides under the lock whether to queue, given how many wait in the
+    /// current epoch. `Ready(true)` means the wait completed on arrival,
+    /// `Ready(false)` that a notification released it.
     fn poll_wait(
         &self,
         node: Pin<&Waiter>,
         cx: &mut Context<'_>,
-        arrive: impl FnOnce(&mut S) -> Arrival,
+        arrive: impl FnOnce(usize) -> Arrival,
     ) -> Poll<bool> {
         match node.status() {
             GRANTED => {
@@ -191,7 +212,7 @@ impl<S: WaitState> RawNotify<S> {
             IDLE => return self.arrive(node, cx, arrive),
             _ => {}
         }
-        node.poll_linked(&self.inner, cx, |node| {
+        node.poll_linked(&self.line, cx, |node| {
             (node.status() == GRANTED).then(|| {
                 node.status.store(IDLE, Ordering::Relaxed);
                 false
@@ -203,22 +224,22 @@ impl<S: WaitState> RawNotify<S> {
         &self,
         node: Pin<&Waiter>,
         cx: &mut Context<'_>,
-        arrive: impl FnOnce(&mut S) -> Arrival,
+        arrive: impl FnOnce(usize) -> Arrival,
     ) -> Poll<bool> {
         // Cloned before locking, so a clone that calls back into this line
         // cannot deadlock, and one that panics leaves nothing half done
         // (such as an arrival counted for a waiter never queued).
         let waker = cx.waker().clone();
         let mut wake = WakeBatch::new();
-        let mut inner = self.inner.lock();
-        match arrive(&mut inner.state) {
+        let mut line = self.line.lock();
+        match arrive(self.waiters()) {
             Arrival::Pass => {
-                drop(inner);
+                drop(line);
                 drop(waker);
                 return Poll::Ready(true);
             }
             Arrival::PassAndReleaseAll => {
-                self.release_all(inner, &mut wake);
+                self.release_all(line, &mut wake);
                 drop(waker);
                 return Poll::Ready(true);
             }
@@ -227,14 +248,14 @@ impl<S: WaitState> RawNotify<S> {
         // SAFETY: the node is not linked yet, so only its owner (us) reaches
         // it; from `push_back` on, the lock we hold guards these fields.
         unsafe {
-            *node.remaining.get() = inner.epoch;
+            *node.remaining.get() = self.epoch();
             *node.waker.get() = Some(waker);
         }
         node.status.store(WAITING, Ordering::Relaxed);
         // SAFETY: the node is pinned and unlinked; `RawWait`'s drop unlinks
         // it under this lock before its memory can go away.
-        unsafe { inner.list.push_back(NonNull::from(node.get_ref())) };
-        self.waiters.store(inner.list.len(), Ordering::Relaxed);
+        unsafe { line.push_back(NonNull::from(node.get_ref())) };
+        self.count_waiting(1);
         Poll::Pending
     }
 
@@ -249,7 +270,7 @@ impl<S: WaitState> RawNotify<S> {
             }
             _ => {}
         }
-        let mut inner = self.inner.lock();
+        let mut line = self.line.lock();
         // A notifier may have released the node since the load above.
         if node.status() == GRANTED {
             node.status.store(IDLE, Ordering::Relaxed);
@@ -257,34 +278,46 @@ impl<S: WaitState> RawNotify<S> {
         }
         // SAFETY: the status is WAITING and cannot change while we hold the
         // lock, so the node is linked in this list.
-        unsafe { inner.list.remove(NonNull::from(node.get_ref())) };
-        self.waiters.store(inner.list.len(), Ordering::Relaxed);
+        unsafe { line.remove(NonNull::from(node.get_ref())) };
         // SAFETY: unlinked, so only we reach the node now.
         let (stale, arrived) = unsafe { ((*node.waker.get()).take(), *node.remaining.get()) };
+        if arrived == self.epoch() {
+            self.count_waiting(-1);
+        }
         node.status.store(IDLE, Ordering::Relaxed);
-        let current = arrived == inner.epoch;
-        inner.state.waiter_left(current);
-        drop(inner);
+        drop(line);
         drop(stale);
         false
     }
 }
 
+/// Marks `node`, just unlinked under the lock the caller holds, released;
+/// its waker goes to `wake`.
+fn release(node: NonNull<Waiter>, wake: &mut WakeBatch) {
+    // SAFETY: `node` was linked until now, so it is live, and the lock is
+    // held. The reference is not used after the `GRANTED` store, after
+    // which the owner may free the node.
+    let node = unsafe { node.as_ref() };
+    // SAFETY: `waker` is only accessed under the lock.
+    wake.push(unsafe { (*node.waker.get()).take() });
+    node.status.store(GRANTED, Ordering::Release);
+}
+
 /// Finishes a release-all whose wake batch panicked.
-struct ReleaseOlderOnUnwind<'a, S> {
-    line: &'a RawNotify<S>,
+struct ReleaseOlderOnUnwind<'a> {
+    line: &'a RawNotify,
     epoch: usize,
 }
 
-impl<S> Drop for ReleaseOlderOnUnwind<'_, S> {
+impl Drop for ReleaseOlderOnUnwind<'_> {
     fn drop(&mut self) {
         let mut wake = WakeBatch::new();
         self.line
-            .release_older(self.line.inner.lock(), self.epoch, &mut wake);
+            .release_older(self.line.line.lock(), self.epoch, &mut wake);
     }
 }
 
-impl<S> fmt::Debug for RawNotify<S> {
+impl fmt::Debug for RawNotify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawNotify")
             .field("waiters", &self.waiters())
@@ -296,19 +329,13 @@ pin_project! {
     /// One wait in a [`RawNotify`] line. Dropping it leaves the line; a
     /// notification it had received and not consumed is then lost, unless
     /// the owner calls [`cancel`](Self::cancel) first and passes it on.
-    pub(crate) struct RawWait<'a, S>
-    where
-        S: WaitState,
-    {
-        queue: &'a RawNotify<S>,
+    pub(crate) struct RawWait<'a> {
+        queue: &'a RawNotify,
         #[pin]
         node: Waiter,
     }
 
-    impl<'a, S> PinnedDrop for RawWait<'a, S>
-    where
-        S: WaitState,
-    {
+    impl<'a> PinnedDrop for RawWait<'a> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             this.queue.cancel(this.node.into_ref());
@@ -316,9 +343,9 @@ pin_project! {
     }
 }
 
-impl<'a, S: WaitState> RawWait<'a, S> {
+impl<'a> RawWait<'a> {
     /// A wait in `queue`'s line. Nothing happens until the first poll.
-    pub(crate) fn new(queue: &'a RawNotify<S>) -> Self {
+    pub(crate) fn new(queue: &'a RawNotify) -> Self {
         Self {
             queue,
             node: Waiter::new(),
@@ -326,7 +353,7 @@ impl<'a, S: WaitState> RawWait<'a, S> {
     }
 
     /// The line this wait is (or will be) in.
-    pub(crate) fn queue(&self) -> &'a RawNotify<S> {
+    pub(crate) fn queue(&self) -> &'a RawNotify {
         self.queue
     }
 
@@ -335,7 +362,7 @@ impl<'a, S: WaitState> RawWait<'a, S> {
     pub(crate) fn poll_wait(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        arrive: impl FnOnce(&mut S) -> Arrival,
+        arrive: impl FnOnce(usize) -> Arrival,
     ) -> Poll<bool> {
         let this = self.project();
         this.queue.poll_wait(this.node.into_ref(), cx, arrive)

@@ -389,23 +389,13 @@ fn try_acquire_front_counts_collected_permits_only() {
 mod notify {
     use super::*;
 
-    struct Arrivals(usize);
-
-    impl WaitState for Arrivals {
-        fn waiter_left(&mut self, current: bool) {
-            if current {
-                self.0 -= 1;
-            }
-        }
-    }
-
-    fn poll_wait<S: WaitState>(wait: Pin<&mut RawWait<'_, S>>, w: &Waker) -> Poll<bool> {
+    fn poll_wait(wait: Pin<&mut RawWait<'_>>, w: &Waker) -> Poll<bool> {
         wait.poll_wait(&mut Context::from_waker(w), |_| Arrival::Wait)
     }
 
     #[test]
     fn notify_one_releases_the_oldest_waiter_and_is_consumed_once() {
-        let line = RawNotify::new(());
+        let line = RawNotify::new();
         let (first_woken, first_w) = waker();
         let (_, w) = waker();
         assert!(!line.notify_one(), "nobody waits: no effect");
@@ -425,7 +415,7 @@ mod notify {
 
     #[test]
     fn cancel_reports_an_unconsumed_notification_once() {
-        let line = RawNotify::new(());
+        let line = RawNotify::new();
         let (_, w) = waker();
         let mut wait = pin!(RawWait::new(&line));
         assert!(poll_wait(wait.as_mut(), &w).is_pending());
@@ -437,13 +427,13 @@ mod notify {
     #[test]
     fn release_all_spares_waiters_of_the_new_epoch() {
         // More waiters than one wake batch, so the releaser unlocks midway.
-        let line = RawNotify::new(());
+        let line = RawNotify::new();
         let (woken, w) = waker();
         let mut old: Vec<_> = (0..40).map(|_| Box::pin(RawWait::new(&line))).collect();
         for wait in &mut old {
             assert!(poll_wait(wait.as_mut(), &w).is_pending());
         }
-        line.notify_all_with(|()| {});
+        line.notify_all_with(|| {});
         assert_eq!(woken.0.load(SeqCst), 40);
         assert_eq!(line.waiters(), 0);
         let mut late = pin!(RawWait::new(&line));
@@ -457,8 +447,8 @@ mod notify {
     /// A waker that, when woken, starts a new wait on the same line: it
     /// arrives while the releaser has dropped the lock to wake a batch.
     struct ArriveOnWake {
-        line: &'static RawNotify<()>,
-        late: std::sync::Mutex<Option<Pin<Box<RawWait<'static, ()>>>>>,
+        line: &'static RawNotify,
+        late: std::sync::Mutex<Option<Pin<Box<RawWait<'static>>>>>,
     }
 
     impl Wake for ArriveOnWake {
@@ -474,7 +464,7 @@ mod notify {
 
     #[test]
     fn release_all_does_not_release_a_waiter_arriving_mid_release() {
-        static LINE: RawNotify<()> = RawNotify::new(());
+        static LINE: RawNotify = RawNotify::new();
         let line = &LINE;
         let arrive = Arc::new(ArriveOnWake {
             line,
@@ -489,7 +479,7 @@ mod notify {
         }
         // The first batch of 32 is woken with the lock released; the late
         // waiter arrives then, behind the eight old ones still queued.
-        line.notify_all_with(|()| {});
+        line.notify_all_with(|| {});
         let mut late = arrive
             .late
             .lock()
@@ -505,32 +495,36 @@ mod notify {
     }
 
     #[test]
-    fn waiter_left_is_told_whether_it_was_of_the_current_epoch() {
-        let line = RawNotify::new(Arrivals(0));
+    fn only_waiters_of_the_current_epoch_are_counted() {
+        let line = RawNotify::new();
         let (_, w) = waker();
-        let arrive = |arrivals: &mut Arrivals| {
-            arrivals.0 += 1;
-            Arrival::Wait
-        };
+        let cx = &mut Context::from_waker(&w);
         let mut a = pin!(RawWait::new(&line));
         let mut b = pin!(RawWait::new(&line));
-        let cx = &mut Context::from_waker(&w);
-        assert!(a.as_mut().poll_wait(cx, arrive).is_pending());
-        assert!(b.as_mut().poll_wait(cx, arrive).is_pending());
+        assert!(a.as_mut().poll_wait(cx, |_| Arrival::Wait).is_pending());
+        assert!(b.as_mut().poll_wait(cx, |_| Arrival::Wait).is_pending());
+        assert_eq!(line.waiters(), 2);
         // `a` leaves in its own epoch: no longer counted.
         assert!(!a.as_mut().cancel());
-        line.notify_all_with(|arrivals| {
-            assert_eq!(arrivals.0, 1);
-            arrivals.0 = 0;
-        });
+        assert_eq!(line.waiters(), 1);
+        line.notify_all_with(|| {});
+        assert_eq!(line.waiters(), 0);
         // `b` was released; cancelling consumes that, without uncounting.
         assert!(b.as_mut().cancel());
+        assert_eq!(line.waiters(), 0);
         let mut c = Box::pin(RawWait::new(&line));
+        let seen = core::cell::Cell::new(usize::MAX);
+        let arrive = |waiting| {
+            seen.set(waiting);
+            Arrival::Wait
+        };
         assert!(c.as_mut().poll_wait(cx, arrive).is_pending());
+        assert_eq!((seen.get(), line.waiters()), (0, 1));
         drop(c);
-        let pass = |_: &mut Arrivals| Arrival::PassAndReleaseAll;
+        assert_eq!(line.waiters(), 0);
         let mut d = pin!(RawWait::new(&line));
+        let pass = |_| Arrival::PassAndReleaseAll;
         assert_eq!(d.as_mut().poll_wait(cx, pass), Poll::Ready(true));
-        line.notify_all_with(|arrivals| assert_eq!(arrivals.0, 0));
+        assert_eq!(line.waiters(), 0);
     }
 }

@@ -6,7 +6,8 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicU8, Mutex, Ordering};
+use super::word_lock::WordLock;
+use crate::sync::{AtomicU8, Ordering};
 
 /// Never linked: the fast path may still succeed without touching the queue.
 pub(super) const IDLE: u8 = 0;
@@ -76,7 +77,7 @@ impl Waiter {
     /// two lock sections, and `finished` asked again after re-locking.
     pub(super) fn poll_linked<T, R>(
         self: Pin<&Self>,
-        lock: &Mutex<T>,
+        lock: &WordLock<T>,
         cx: &mut Context<'_>,
         mut finished: impl FnMut(&Waiter) -> Option<R>,
     ) -> Poll<R> {

@@ -1,16 +1,18 @@
-#![cfg(loom)]
+#![cfg(fairsync_loom)]
 //! Model checks of the waiter queue with loom.
 //!
-//! Under `--cfg loom` the crate uses loom's atomics, mutex and `UnsafeCell`
-//! (the value inside `Mutex<T>`), so loom reports a missing happens-before on
-//! hand-off as a causality violation. A blocking call without a deadline runs
+//! Under `--cfg fairsync_loom` the crate uses loom's atomics and `UnsafeCell`
+//! (the value inside `Mutex<T>`, and the list under the queue's own lock
+//! bit), so loom reports a missing happens-before on hand-off, or two
+//! threads inside the queue's lock at once, as a causality violation. A blocking call without a deadline runs
 //! on `loom::future::block_on`; a call with a deadline polls once and then
 //! gives up, a timeout firing at the worst moment.
 //!
-//! Two departures from tokio's design are checked here: the `WAITERS` bit that
-//! lets an uncontended release skip the lock (`release_racing_enqueue_*`),
-//! and the lock-free completion of a granted waiter
-//! (`granted_waiter_completes_*`).
+//! Three departures from tokio's design are checked here: the `WAITERS` bit
+//! that lets an uncontended release skip the lock (`release_racing_enqueue_*`),
+//! the lock-free completion of a granted waiter
+//! (`granted_waiter_completes_*`), and the queue's lock as a bit of the same
+//! word the fast paths change (`word_lock.rs`).
 //!
 //! Each model runs on the main thread plus at most two more. The bound on
 //! preemptions is `LOOM_MAX_PREEMPTIONS`, or [`DEFAULT_PREEMPTIONS`] without
@@ -19,12 +21,12 @@
 //! # Running
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release \
+//! RUSTFLAGS="--cfg fairsync_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release \
 //!     --test loom --target-dir target/loom -- --test-threads=1
 //! ```
 //!
 //! The runtimes and peer crates the other tests use are not dependencies
-//! under `--cfg loom` (see `Cargo.toml`), so only this file builds there.
+//! under `--cfg fairsync_loom` (see `Cargo.toml`), so only this file builds there.
 //!
 //! With `LOOM_MAX_PREEMPTIONS` set, `LOOM_LOG=trace LOOM_LOCATION=1` prints
 //! the interleaving of a failing model.
@@ -35,3 +37,4 @@ mod exclusion;
 mod family;
 mod handoff;
 mod support;
+mod word_lock;
