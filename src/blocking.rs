@@ -15,7 +15,7 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 
 /// Polls `future` until it completes, or until `deadline` passes, in which
 /// case the future is dropped (cancelling its wait) and `None` returned.
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
     let mut future = pin!(future);
     let cached = PARKER.try_with(|cached| {
@@ -35,7 +35,7 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 thread_local! {
     // One parker per thread, so a blocking call does not allocate.
     static PARKER: CachedParker = CachedParker {
@@ -46,17 +46,17 @@ thread_local! {
 
 /// The thread's parker, and whether a blocking call on this thread is
 /// using it.
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 struct CachedParker {
     parker: Parker,
     in_use: core::cell::Cell<bool>,
 }
 
 /// Marks the cached parker free again, also when the future panics.
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 struct ReleaseOnExit<'a>(&'a core::cell::Cell<bool>);
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 impl Drop for ReleaseOnExit<'_> {
     fn drop(&mut self) {
         self.0.set(false);
@@ -65,19 +65,19 @@ impl Drop for ReleaseOnExit<'_> {
 
 /// Parks a thread between polls. Its waker sets `woken` before it unparks
 /// the thread, so the thread can notice a wake-up while it spins.
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 struct Parker {
     state: std::sync::Arc<ParkerState>,
     waker: core::task::Waker,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 struct ParkerState {
     thread: std::thread::Thread,
     woken: std::sync::atomic::AtomicBool,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 impl std::task::Wake for ParkerState {
     fn wake(self: std::sync::Arc<Self>) {
         self.wake_by_ref();
@@ -89,7 +89,7 @@ impl std::task::Wake for ParkerState {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fairsync_loom))]
 impl Parker {
     /// Rounds of spinning before a blocked thread parks: exponential
     /// busy-waits of 1 to 64 pause instructions, then a few yields.
@@ -159,7 +159,7 @@ impl Parker {
 
 /// Under loom there is no clock: a wait with a deadline polls once and then
 /// gives up, which models a timeout firing at the worst moment.
-#[cfg(loom)]
+#[cfg(fairsync_loom)]
 pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
     if deadline.is_none() {
         return Some(loom::future::block_on(future));
@@ -172,7 +172,7 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
     }
 }
 
-#[cfg(loom)]
+#[cfg(fairsync_loom)]
 fn futures_noop_waker() -> core::task::Waker {
     core::task::Waker::noop().clone()
 }

@@ -1,9 +1,9 @@
-#![cfg(loom)]
+#![cfg(fairsync_loom)]
 //! Model checks of the waiter queue with loom.
 //!
-//! Under `--cfg loom` the crate uses loom's atomics, mutex and `UnsafeCell`
-//! (the value inside `Mutex<T>`), so loom reports a missing happens-before on
-//! hand-off as a causality violation. A blocking call without a deadline runs
+//! Under `--cfg fairsync_loom` the crate uses loom's atomics, mutex and
+//! `UnsafeCell` (the value inside `Mutex<T>`), so loom reports a missing
+//! happens-before on hand-off as a causality violation. A blocking call without a deadline runs
 //! on `loom::future::block_on`; a call with a deadline polls once and then
 //! gives up, a timeout firing at the worst moment.
 //!
@@ -19,12 +19,15 @@
 //! # Running
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release \
+//! RUSTFLAGS="--cfg fairsync_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release \
 //!     --test loom --target-dir target/loom -- --test-threads=1
 //! ```
 //!
 //! The runtimes and peer crates the other tests use are not dependencies
-//! under `--cfg loom` (see `Cargo.toml`), so only this file builds there.
+//! under `--cfg fairsync_loom` (see `Cargo.toml`), so only this file builds
+//! there. The cfg has the crate's name in it so that a downstream crate
+//! model-checking its own code with `--cfg loom` still gets fairsync's
+//! `const` constructors.
 //!
 //! With `LOOM_MAX_PREEMPTIONS` set, `LOOM_LOG=trace LOOM_LOCATION=1` prints
 //! the interleaving of a failing model.
