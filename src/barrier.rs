@@ -9,6 +9,7 @@ use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
 use crate::queue::{Arrival, RawNotify, RawWait};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 
 /// Lets `n` tasks or threads wait until all `n` have reached the same
@@ -109,6 +110,7 @@ impl Barrier {
     /// let task = futures::executor::block_on(barrier.wait());
     /// assert!(task.is_leader() != thread.join().unwrap().is_leader());
     /// ```
+    #[cfg(feature = "std")]
     pub fn wait_blocking(&self) -> BarrierWaitResult {
         wait_forever(self.wait())
     }

@@ -36,7 +36,7 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
 }
 
 #[cfg(not(fairsync_loom))]
-thread_local! {
+std::thread_local! {
     // One parker per thread, so a blocking call does not allocate.
     static PARKER: CachedParker = CachedParker {
         parker: Parker::new(),

@@ -5,16 +5,23 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
-use crate::semaphore::{check_request, wait_forever};
-use crate::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+use crate::semaphore::check_request;
+#[cfg(feature = "std")]
+use crate::semaphore::wait_forever;
+#[cfg(feature = "alloc")]
+use crate::OwnedSemaphorePermit;
+use crate::{Semaphore, SemaphorePermit};
 
 /// A [`Semaphore`] that can be closed, like `tokio::sync::Semaphore`: its
 /// acquires return `Result`, and after [`close`](Self::close) they fail
@@ -189,6 +196,7 @@ impl ClosableSemaphore {
     /// assert!(sem.acquire_owned().await.is_err());
     /// # });
     /// ```
+    #[cfg(feature = "alloc")]
     #[inline]
     #[doc(alias = "acquire_arc")]
     pub fn acquire_owned(self: &Arc<Self>) -> ClosableAcquireOwned {
@@ -214,6 +222,7 @@ impl ClosableSemaphore {
     /// # Panics
     ///
     /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg(feature = "alloc")]
     #[inline]
     pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> ClosableAcquireOwned {
         ClosableAcquireOwned {
@@ -280,6 +289,7 @@ impl ClosableSemaphore {
     /// assert_eq!(err, TryAcquireError::NoPermits);
     /// assert!(Arc::ptr_eq(permit.closable_semaphore().unwrap(), &sem));
     /// ```
+    #[cfg(feature = "alloc")]
     #[doc(alias = "try_acquire_arc")]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
@@ -303,6 +313,7 @@ impl ClosableSemaphore {
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg(feature = "alloc")]
     #[inline]
     pub fn try_acquire_many_owned(
         self: &Arc<Self>,
@@ -326,7 +337,10 @@ impl ClosableSemaphore {
             Err(TryAcquireError::NoPermits)
         }
     }
+}
 
+#[cfg(feature = "std")]
+impl ClosableSemaphore {
     /// Blocks the current thread until a permit is available, or fails when
     /// the semaphore is closed. It queues in the same FIFO line as async
     /// waiters, and [`close`](Self::close) wakes it with `Err(Closed)`.
@@ -522,7 +536,9 @@ impl ClosableSemaphore {
             tried => tried,
         }
     }
+}
 
+impl ClosableSemaphore {
     /// Closes the semaphore: every queued waiter fails with `Err(Closed)`
     /// and is woken, and every later acquire fails at once. Permits already
     /// handed out stay valid. Idempotent; there is no reopening. Never
@@ -702,6 +718,7 @@ impl fmt::Display for Closed {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for Closed {}
 
 /// Why a `try_*` or timed acquire of a [`ClosableSemaphore`] failed.
@@ -723,6 +740,7 @@ impl fmt::Display for TryAcquireError {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for TryAcquireError {}
 
 impl From<Closed> for TryAcquireError {
@@ -741,6 +759,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`ClosableSemaphore::acquire_owned`] and
     /// [`ClosableSemaphore::acquire_many_owned`].
@@ -785,4 +804,5 @@ macro_rules! closable_future {
 }
 
 closable_future!(ClosableAcquire<'a>, SemaphorePermit);
+#[cfg(feature = "alloc")]
 closable_future!(ClosableAcquireOwned, OwnedSemaphorePermit);

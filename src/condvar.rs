@@ -4,14 +4,17 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::mutex::{Mutex, MutexGuard, MutexLock};
 use crate::queue::{Arrival, RawNotify, RawWait};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 
 /// Lets tasks and threads holding a [`Mutex`] wait until another one
@@ -143,7 +146,10 @@ impl Condvar {
             wait: self.wait(guard),
         }
     }
+}
 
+#[cfg(feature = "std")]
+impl Condvar {
     /// Blocks the current thread in [`wait`](Self::wait): unlocks, waits
     /// for a notification in the same line as async waiters, re-locks.
     ///
@@ -226,7 +232,9 @@ impl Condvar {
         let notified = wait.as_mut().stop_waiting();
         (wait_forever(wait), WaitTimeoutResult(!notified))
     }
+}
 
+impl Condvar {
     /// Releases the oldest waiter, if any. A notification with nobody
     /// waiting has no effect (it is not stored for a later wait).
     ///
@@ -288,10 +296,12 @@ impl fmt::Debug for Condvar {
     }
 }
 
+#[cfg(feature = "std")]
 /// Whether [`Condvar::wait_blocking_timeout`] gave up because the time ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 
+#[cfg(feature = "std")]
 impl WaitTimeoutResult {
     /// `true` if the time ran out before a notification arrived.
     pub fn timed_out(&self) -> bool {
@@ -356,6 +366,7 @@ impl<'a, T: ?Sized> CondvarWait<'a, '_, T> {
 
     /// Stops waiting for a notification (a timeout) and only re-locks the
     /// mutex from now on. Returns whether a notification had arrived.
+    #[cfg(feature = "std")]
     fn stop_waiting(self: Pin<&mut Self>) -> bool {
         let mut this = self.project();
         match this.phase {

@@ -4,13 +4,16 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::queue::{Arrival, RawNotify, RawWait};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 
 /// A flag that starts unset; [`wait`](Self::wait) returns once it is set.
@@ -150,7 +153,10 @@ impl Event {
             done: false,
         }
     }
+}
 
+#[cfg(feature = "std")]
+impl Event {
     /// Blocks the current thread until the flag is set, in the same line
     /// as async waiters.
     ///

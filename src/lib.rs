@@ -1,10 +1,17 @@
 #![doc = include_str!("crate_docs.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(
     unsafe_op_in_unsafe_fn,
     missing_debug_implementations,
     rust_2018_idioms
 )]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 /// Implements `Debug` and `Display` for guards by formatting their target,
 /// so a guard prints exactly like the value it guards.
@@ -39,6 +46,7 @@ macro_rules! format_like_target {
 }
 
 mod barrier;
+#[cfg(feature = "std")]
 mod blocking;
 mod closable;
 mod condvar;
@@ -51,24 +59,35 @@ mod semaphore;
 mod sync;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
-pub use closable::{
-    ClosableAcquire, ClosableAcquireOwned, ClosableSemaphore, Closed, TryAcquireError,
-};
-pub use condvar::{Condvar, CondvarWait, CondvarWaitWhile, WaitTimeoutResult};
+pub use closable::{ClosableAcquire, ClosableSemaphore, Closed, TryAcquireError};
+pub use condvar::{Condvar, CondvarWait, CondvarWaitWhile};
 pub use event::{Event, EventWait};
-pub use lock::{Lock, LockAcquire, LockAcquireOwned, LockGuard, OwnedLockGuard};
-pub use mutex::{
-    MappedMutexGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned, OwnedMappedMutexGuard,
-    OwnedMutexGuard,
-};
+pub use lock::{Lock, LockAcquire, LockGuard};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexLock};
 pub use rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
-    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
-    OwnedRwLockWriteGuard, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
-    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
-    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockRead, RwLockReadGuard,
+    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgrade, RwLockWrite, RwLockWriteGuard,
 };
-pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+pub use semaphore::{Acquire, Semaphore, SemaphorePermit};
+
+#[cfg(feature = "std")]
+pub use condvar::WaitTimeoutResult;
+
+// The owned (`Arc`) variants.
+#[cfg(feature = "alloc")]
+pub use closable::ClosableAcquireOwned;
+#[cfg(feature = "alloc")]
+pub use lock::{LockAcquireOwned, OwnedLockGuard};
+#[cfg(feature = "alloc")]
+pub use mutex::{MutexLockOwned, OwnedMappedMutexGuard, OwnedMutexGuard};
+#[cfg(feature = "alloc")]
+pub use rwlock::{
+    OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard,
+    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockReadOwned,
+    RwLockUpgradableReadOwned, RwLockUpgradeOwned, RwLockWriteOwned,
+};
+#[cfg(feature = "alloc")]
+pub use semaphore::{AcquireOwned, OwnedSemaphorePermit};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

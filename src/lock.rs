@@ -4,14 +4,18 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 
 /// A lock with no data inside, like Python's `threading.Lock`: it marks a
@@ -161,6 +165,7 @@ impl Lock {
     /// thread.join().unwrap();
     /// assert!(!lock.is_locked());
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias("blocking_lock", "lock_blocking"))]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
         self.try_acquire()
@@ -190,6 +195,7 @@ impl Lock {
     /// drop(held);
     /// assert!(lock.acquire_blocking_timeout(Duration::ZERO).is_some());
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "try_lock_for")]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         if timeout.is_zero() {
@@ -214,6 +220,7 @@ impl Lock {
     /// assert!(!lock.is_locked());
     /// # });
     /// ```
+    #[cfg(feature = "alloc")]
     #[doc(alias("acquire_arc", "lock_arc", "lock_owned"))]
     #[inline]
     pub fn acquire_owned(self: &Arc<Self>) -> LockAcquireOwned {
@@ -233,6 +240,7 @@ impl Lock {
     /// assert!(lock.try_acquire_owned().is_none());
     /// assert!(Arc::ptr_eq(OwnedLockGuard::lock(&guard), &lock));
     /// ```
+    #[cfg(feature = "alloc")]
     #[doc(alias("try_acquire_arc", "try_lock_arc", "try_lock_owned"))]
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
@@ -257,6 +265,7 @@ impl Lock {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(!lock.is_locked());
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias("acquire_arc_blocking", "lock_arc_blocking", "blocking_lock_owned"))]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
         self.try_acquire_owned()
@@ -342,12 +351,14 @@ impl<'a> LockGuard<'a> {
     }
 }
 
+#[cfg(feature = "alloc")]
 /// Holds an `Arc<Lock>`; dropping it releases the lock to the next waiter.
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct OwnedLockGuard {
     lock: Arc<Lock>,
 }
 
+#[cfg(feature = "alloc")]
 impl OwnedLockGuard {
     /// The lock this guard holds.
     pub fn lock(this: &Self) -> &Arc<Lock> {
@@ -362,6 +373,7 @@ impl Drop for LockGuard<'_> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl Drop for OwnedLockGuard {
     #[inline]
     fn drop(&mut self) {
@@ -375,6 +387,7 @@ impl fmt::Debug for LockGuard<'_> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl fmt::Debug for OwnedLockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedLockGuard").finish_non_exhaustive()
@@ -390,6 +403,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`Lock::acquire_owned`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -408,6 +422,7 @@ impl<'a> Future for LockAcquire<'a> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl Future for LockAcquireOwned {
     type Output = OwnedLockGuard;
 
@@ -426,6 +441,7 @@ impl FusedFuture for LockAcquire<'_> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl FusedFuture for LockAcquireOwned {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
@@ -440,6 +456,7 @@ impl fmt::Debug for LockAcquire<'_> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl fmt::Debug for LockAcquireOwned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockAcquireOwned")

@@ -4,12 +4,15 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::closable::ClosableSemaphore;
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
@@ -204,7 +207,10 @@ impl Semaphore {
             permits: n,
         })
     }
+}
 
+#[cfg(feature = "std")]
+impl Semaphore {
     /// Blocks the current thread until a permit is available, queueing in
     /// the same FIFO line as async waiters.
     ///
@@ -333,7 +339,10 @@ impl Semaphore {
         self.try_acquire_many(n)
             .or_else(|| block_on(self.acquire_many(n), deadline(timeout)))
     }
+}
 
+#[cfg(feature = "alloc")]
+impl Semaphore {
     /// Waits for one permit, holding the semaphore by `Arc` so the permit
     /// can outlive the borrow (for example, be moved into a spawned task).
     ///
@@ -425,7 +434,10 @@ impl Semaphore {
             permits: n,
         })
     }
+}
 
+#[cfg(feature = "std")]
+impl Semaphore {
     /// Like [`acquire_blocking`](Self::acquire_blocking), holding the
     /// semaphore by `Arc` so the permit can move to another thread.
     ///
@@ -473,7 +485,9 @@ impl Semaphore {
         self.try_acquire_many_owned(n)
             .unwrap_or_else(|| wait_forever(self.acquire_many_owned(n)))
     }
+}
 
+impl Semaphore {
     /// Adds `n` permits, handing them to waiters in FIFO order first.
     ///
     /// The oldest waiter collects what it still needs before anyone behind
@@ -595,6 +609,7 @@ pub(crate) fn check_request(n: usize) {
     }
 }
 
+#[cfg(feature = "std")]
 /// Drives an acquire that has no deadline on the current thread.
 pub(crate) fn wait_forever<F: Future>(future: F) -> F::Output {
     block_on(future, None).expect("a wait without a deadline only ends when it completes")
@@ -618,6 +633,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`Semaphore::acquire_owned`] and
     /// [`Semaphore::acquire_many_owned`].
@@ -665,6 +681,7 @@ macro_rules! acquire_future {
 }
 
 acquire_future!(Acquire<'a>, SemaphorePermit);
+#[cfg(feature = "alloc")]
 acquire_future!(AcquireOwned, OwnedSemaphorePermit);
 
 /// Permits taken from a [`Semaphore`] or a [`ClosableSemaphore`]; dropping
@@ -675,6 +692,7 @@ pub struct SemaphorePermit<'a> {
     permits: usize,
 }
 
+#[cfg(feature = "alloc")]
 /// Permits taken from an `Arc<Semaphore>` or an `Arc<ClosableSemaphore>`;
 /// dropping it gives them back.
 #[must_use = "dropping a permit releases it at once"]
@@ -693,6 +711,7 @@ enum Source<'a> {
     Closable(&'a ClosableSemaphore),
 }
 
+#[cfg(feature = "alloc")]
 /// Where an [`OwnedSemaphorePermit`] came from; it keeps that `Arc` alive.
 #[derive(Clone)]
 enum OwnedSource {
@@ -710,6 +729,7 @@ impl<'a> Source<'a> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl OwnedSource {
     #[inline]
     fn engine(&self) -> &Semaphore {
@@ -732,12 +752,14 @@ impl<'a> From<&'a ClosableSemaphore> for Source<'a> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl From<Arc<Semaphore>> for OwnedSource {
     fn from(sem: Arc<Semaphore>) -> Self {
         OwnedSource::Plain(sem)
     }
 }
 
+#[cfg(feature = "alloc")]
 impl From<Arc<ClosableSemaphore>> for OwnedSource {
     fn from(sem: Arc<ClosableSemaphore>) -> Self {
         OwnedSource::Closable(sem)
@@ -747,6 +769,7 @@ impl From<Arc<ClosableSemaphore>> for OwnedSource {
 const FROM_CLOSABLE: &str = "this permit belongs to a ClosableSemaphore: \
                              use closable_semaphore() to reach it";
 
+#[cfg(feature = "alloc")]
 impl OwnedSemaphorePermit {
     /// Permits of `sem`, which the caller has just taken from its counter.
     pub(crate) fn from_closable(sem: Arc<ClosableSemaphore>, permits: usize) -> Self {
@@ -968,4 +991,5 @@ macro_rules! permit_methods {
 }
 
 permit_methods!(SemaphorePermit<'a>);
+#[cfg(feature = "alloc")]
 permit_methods!(OwnedSemaphorePermit);

@@ -4,6 +4,10 @@
 //! strand nobody, lose no permit and never deadlock on its own lock, also
 //! when more waiters are released at once than one wake batch holds (32).
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::future::Future;
@@ -293,6 +297,7 @@ fn clone_panic_on_repoll_keeps_the_waiter_queued_and_the_old_waker() {
 // ---------------------------------------------------------------------------
 // A waker whose `clone` calls back into the same primitive.
 
+#[cfg(feature = "alloc")]
 #[test]
 fn clone_that_adds_permits_on_a_repoll_does_not_deadlock() {
     watchdog(|| {
@@ -349,6 +354,7 @@ fn clone_that_notifies_on_the_first_poll_does_not_deadlock() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn clone_that_releases_the_mutex_on_a_repoll_does_not_deadlock() {
     watchdog(|| {
@@ -372,6 +378,7 @@ fn clone_that_releases_the_mutex_on_a_repoll_does_not_deadlock() {
 // ---------------------------------------------------------------------------
 // A waker that drops its own future, or blocks.
 
+#[cfg(feature = "alloc")]
 #[test]
 fn waker_that_drops_its_own_granted_future_passes_the_permits_on() {
     let sem = Arc::new(Semaphore::new(0));
@@ -401,6 +408,7 @@ fn waker_that_drops_its_own_granted_future_passes_the_permits_on() {
     assert_eq!((sem.available_permits(), sem.waiters()), (2, 0));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn waker_that_blocks_on_another_lock_while_waking_completes() {
     watchdog(|| {
@@ -441,6 +449,7 @@ fn waker_that_blocks_on_another_lock_while_waking_completes() {
 /// poll, which grants it to an async waiter whose waker runs right there
 /// and makes a blocking call of its own. The nested call must not consume
 /// the outer wait's wake-up: the outer wait returns after `notify_one`.
+#[cfg(feature = "std")]
 #[test]
 fn blocking_call_inside_a_waker_keeps_the_outer_blocking_wait_awake() {
     watchdog(|| {
@@ -498,6 +507,7 @@ fn blocking_call_inside_a_waker_keeps_the_outer_blocking_wait_awake() {
 /// queueing. That must leave no trace in the line (no permits recorded as
 /// collected by a head that does not exist), or a later `close` would put
 /// them in the counter a second time.
+#[cfg(feature = "alloc")]
 #[test]
 fn request_served_in_the_locked_path_leaves_nothing_for_close_to_return() {
     use fairsync::ClosableSemaphore;

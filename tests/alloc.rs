@@ -2,6 +2,10 @@
 //! touches the heap, for every primitive. A counting global allocator counts the allocations made
 //! by the measuring thread while its counting flag is on.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -15,10 +19,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fairsync::{
-    Barrier, ClosableSemaphore, Condvar, Event, Lock, Mutex, OwnedRwLockReadGuard,
-    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard,
+    Barrier, ClosableSemaphore, Condvar, Event, Lock, Mutex, RwLock, RwLockUpgradableReadGuard,
     Semaphore,
 };
+#[cfg(feature = "alloc")]
+use fairsync::{OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard};
 
 struct CountingAlloc;
 
@@ -92,6 +97,7 @@ fn poll<F: Future>(fut: std::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output>
     fut.poll(&mut Context::from_waker(waker))
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn contended_semaphore_cycle_does_not_allocate() {
     static WAKES: AtomicUsize = AtomicUsize::new(0);
@@ -121,6 +127,7 @@ fn contended_semaphore_cycle_does_not_allocate() {
     assert_eq!(sem.available_permits(), 1);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn contended_closable_semaphore_cycle_and_close_do_not_allocate() {
     static WAKES: AtomicUsize = AtomicUsize::new(0);
@@ -190,6 +197,7 @@ fn weighted_acquire_with_partial_grants_and_cancellation_does_not_allocate() {
     assert_eq!(sem.available_permits(), 4);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn contended_lock_and_mutex_cycles_do_not_allocate() {
     static WAKES: AtomicUsize = AtomicUsize::new(0);
@@ -265,6 +273,7 @@ fn wait_for(flag: &AtomicBool) {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_acquire_does_not_allocate_after_the_first_call() {
     // A lost wake-up would block forever: fail after a deadline instead.
@@ -361,6 +370,7 @@ fn allocations_after_warm_up(mut cycle: impl FnMut()) -> usize {
     count
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn contended_rwlock_cycles_do_not_allocate() {
     static WAKES: AtomicUsize = AtomicUsize::new(0);
@@ -414,6 +424,7 @@ fn contended_rwlock_cycles_do_not_allocate() {
     assert_eq!(*lock.try_read().unwrap(), 8);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn contended_owned_rwlock_cycles_do_not_allocate() {
     static WAKES: AtomicUsize = AtomicUsize::new(0);
@@ -457,6 +468,7 @@ fn contended_owned_rwlock_cycles_do_not_allocate() {
     assert_eq!(Arc::strong_count(&lock), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_waits_do_not_allocate_after_the_first_call() {
     common::watchdog(|| {
@@ -569,8 +581,12 @@ fn condvar_wait_and_notify_do_not_allocate() {
         }
         *ready(b.as_mut(), &waker) += 1;
         condvar.notify_all();
-        let (guard, _) = condvar.wait_blocking_timeout(mutex.try_lock().unwrap(), Duration::ZERO);
-        drop(guard);
+        #[cfg(feature = "std")]
+        {
+            let (guard, _) =
+                condvar.wait_blocking_timeout(mutex.try_lock().unwrap(), Duration::ZERO);
+            drop(guard);
+        }
     });
     assert_eq!(count, 0, "a contended Condvar cycle allocated");
     assert_eq!(*mutex.try_lock().unwrap(), 4);
@@ -635,6 +651,7 @@ fn debug_count(text: &str, name: &str) -> usize {
         .expect("a count")
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_waits_of_the_rest_of_the_family_do_not_allocate_after_the_first_call() {
     // A lost wake-up would block forever: fail after a deadline instead.

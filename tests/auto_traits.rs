@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Compile-time checks of the auto traits (SPEC promise 8, and the rules
 //! for the RwLock family), positive and negative, and of `Debug` on every
 //! public type. This file fails to compile if a bound is wrong.

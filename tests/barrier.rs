@@ -2,6 +2,10 @@
 //! leader per generation, generations follow one another, cancelled waiters
 //! stop being counted, and waits from threads and tasks meet.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::pin::{pin, Pin};
@@ -105,6 +109,7 @@ fn new_zero_behaves_like_new_one() {
     for _ in 0..3 {
         let mut wait = pin!(barrier.wait());
         assert!(expect_ready(wait.as_mut(), &waker, "one party").is_leader());
+        #[cfg(feature = "std")]
         assert!(barrier.wait_blocking().is_leader());
     }
     assert!(format!("{barrier:?}").contains("parties: 1"));
@@ -290,6 +295,7 @@ fn polling_a_completed_wait_panics() {
 
 // ------------------------------------------------------------ threads and runtimes
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_blocking_meets_across_threads_every_generation() {
     watchdog(|| {
@@ -329,6 +335,7 @@ fn wait_blocking_meets_across_threads_every_generation() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn tasks_and_threads_meet_every_generation_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -411,6 +418,7 @@ fn wait_cancelled_by_the_runtime_timeout_is_not_counted() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn cancelled_waiter_is_not_counted_when_a_blocking_party_arrives() {
     watchdog(|| {

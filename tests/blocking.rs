@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Blocking calls from plain threads: one FIFO line with async waiters,
 //! `*_timeout` deadlines, `Duration::ZERO`/`Duration::MAX`, and calls made
 //! from inside a runtime.

@@ -1,6 +1,10 @@
 //! Cancel safety: an acquire future dropped in any state loses no permit and
 //! leaves no stale waiter; permits it already collected go to the next waiter.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::pin::pin;
@@ -14,6 +18,7 @@ use common::{
 use fairsync::{Lock, Mutex, Semaphore};
 use futures::task::noop_waker;
 
+#[cfg(feature = "alloc")]
 #[test]
 fn acquire_dropped_without_being_polled_leaves_no_trace() {
     let sem = Arc::new(Semaphore::new(2));
@@ -115,6 +120,7 @@ fn granted_acquire_dropped_before_its_next_poll_passes_the_permit_on() {
     assert_eq!((sem.available_permits(), sem.waiters()), (1, 0));
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn granted_weighted_acquire_dropped_passes_all_its_permits_on() {
     let sem = Arc::new(Semaphore::new(3));
@@ -160,6 +166,7 @@ fn weighted_head_dropped_with_a_partial_grant_passes_its_permits_on() {
     assert_eq!(sem.available_permits(), 4, "permits conserved");
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn partial_grant_larger_than_the_next_request_feeds_the_whole_line() {
     let sem = Arc::new(Semaphore::new(5));
@@ -183,6 +190,7 @@ fn partial_grant_larger_than_the_next_request_feeds_the_whole_line() {
     assert_eq!(sem.available_permits(), 5);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn dropped_lock_and_mutex_futures_pass_ownership_on() {
     let lock = Lock::new();
@@ -220,6 +228,7 @@ fn dropped_lock_and_mutex_futures_pass_ownership_on() {
 
 // ---------------------------------------------------------------- runtimes
 
+#[cfg(feature = "alloc")]
 #[test]
 fn acquire_cancelled_by_the_runtime_timeout_leaves_no_waiter() {
     on_all_runtimes(|rt| async move {
@@ -348,6 +357,7 @@ fn smol_timeout_cancellation_conserves_permits() {
 /// Many tasks acquire random weights under short timeouts while others hold
 /// and release: cancellations race grants. No more permits than exist are
 /// ever in use, and in the end every permit is back and nobody waits.
+#[cfg(feature = "alloc")]
 #[test]
 fn cancellation_racing_grants_conserves_permits_on_every_runtime() {
     on_all_runtimes(|rt| async move {

@@ -2,6 +2,10 @@
 //! acquires, to collected and held permits, and to releases; the errors; and
 //! `forget_permits` on both semaphores.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -136,6 +140,7 @@ fn permits_a_weighted_head_collected_return_to_the_counter() {
 
 /// Rule: after `close`, every acquire fails at once, with free permits and
 /// for zero permits too.
+#[cfg(feature = "alloc")]
 #[test]
 fn every_acquire_after_close_fails_at_once() {
     let sem = Arc::new(ClosableSemaphore::new(4));
@@ -167,15 +172,18 @@ fn every_acquire_after_close_fails_at_once() {
             Closed
         );
     }
-    assert_eq!(sem.acquire_blocking().unwrap_err(), Closed);
-    assert_eq!(sem.acquire_many_blocking(0).unwrap_err(), Closed);
-    assert_eq!(sem.acquire_owned_blocking().unwrap_err(), Closed);
-    assert_eq!(sem.acquire_many_owned_blocking(2).unwrap_err(), Closed);
-    for timeout in [Duration::ZERO, Duration::from_millis(1), Duration::MAX] {
-        assert_eq!(
-            sem.acquire_blocking_timeout(timeout).unwrap_err(),
-            TryAcquireError::Closed
-        );
+    #[cfg(feature = "std")]
+    {
+        assert_eq!(sem.acquire_blocking().unwrap_err(), Closed);
+        assert_eq!(sem.acquire_many_blocking(0).unwrap_err(), Closed);
+        assert_eq!(sem.acquire_owned_blocking().unwrap_err(), Closed);
+        assert_eq!(sem.acquire_many_owned_blocking(2).unwrap_err(), Closed);
+        for timeout in [Duration::ZERO, Duration::from_millis(1), Duration::MAX] {
+            assert_eq!(
+                sem.acquire_blocking_timeout(timeout).unwrap_err(),
+                TryAcquireError::Closed
+            );
+        }
     }
     assert_eq!(sem.waiters(), 0);
     assert_eq!(sem.available_permits(), 4, "nothing was taken");
@@ -287,6 +295,7 @@ fn dropping_a_failed_waiter_returns_nothing() {
     assert_eq!(sem.available_permits(), 1);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn permits_split_merge_forget_and_know_their_semaphore() {
     let sem = Arc::new(ClosableSemaphore::new(6));
@@ -346,8 +355,11 @@ fn errors_and_debug() {
         "no permits available"
     );
     assert_eq!(TryAcquireError::from(Closed), TryAcquireError::Closed);
-    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Closed);
-    assert_eq!(boxed.to_string(), "semaphore closed");
+    #[cfg(feature = "std")]
+    {
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Closed);
+        assert_eq!(boxed.to_string(), "semaphore closed");
+    }
     let sem = ClosableSemaphore::new(3);
     assert_eq!(
         format!("{sem:?}"),
@@ -434,6 +446,7 @@ fn forget_permits_of_zero_or_none_free_returns_zero_at_once() {
 
 // On every runtime.
 
+#[cfg(feature = "alloc")]
 #[test]
 fn close_fails_waiting_tasks_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -506,6 +519,7 @@ fn pool_drains_on_close_without_losing_permits_on_every_runtime() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn close_fails_a_blocked_thread_and_a_task_together_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -531,6 +545,7 @@ fn close_fails_a_blocked_thread_and_a_task_together_on_every_runtime() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn timeouts_and_releases_race_close_without_losing_permits_on_every_runtime() {
     on_all_runtimes(|rt| async move {

@@ -3,6 +3,10 @@
 //! the waiters queued at that moment, cancelled notified waiters pass the
 //! notification on, wait_while, blocking and timed waits, and `Debug`.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::cell::Cell;
@@ -317,6 +321,7 @@ fn no_wake_up_without_a_notification_meant_for_the_waiter() {
     assert_eq!(*expect_ready(wait.as_mut(), &counted, "wait"), 50);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn no_notification_is_lost_between_threads() {
     watchdog(|| {
@@ -610,6 +615,7 @@ fn wait_while_dropped_while_relocking_passes_the_notification_on() {
 
 // ------------------------------------------------------------ blocking
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_blocking_returns_the_guard_locked_after_a_notification() {
     watchdog(|| {
@@ -633,6 +639,7 @@ fn wait_blocking_returns_the_guard_locked_after_a_notification() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_and_async_waiters_share_one_fifo_line() {
     watchdog(|| {
@@ -663,6 +670,7 @@ fn blocking_and_async_waiters_share_one_fifo_line() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_timeout_times_out_with_the_guard_locked() {
     watchdog(|| {
@@ -690,6 +698,7 @@ fn wait_timeout_times_out_with_the_guard_locked() {
 /// and returns the value it then sees and whether it timed out. Once the
 /// thread waits, `meanwhile` runs on this thread with the mutex and condvar.
 /// `None` if the thread timed out before this thread saw it wait.
+#[cfg(feature = "std")]
 fn wait_timeout_beside(
     timeout: Duration,
     meanwhile: impl FnOnce(&Mutex<u32>, &Condvar),
@@ -725,6 +734,7 @@ fn wait_timeout_beside(
 /// before the waiter's deadline retries with a longer one if it was late.
 const TIMEOUTS_MS: [u64; 4] = [20, 100, 500, 2000];
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_timeout_that_times_out_re_locks_before_returning() {
     watchdog(|| {
@@ -746,6 +756,7 @@ fn wait_timeout_that_times_out_re_locks_before_returning() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_timeout_notified_but_re_locking_late_is_not_timed_out() {
     watchdog(|| {
@@ -769,6 +780,7 @@ fn wait_timeout_notified_but_re_locking_late_is_not_timed_out() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_timeout_notified_in_time_is_not_timed_out() {
     watchdog(|| {
@@ -792,6 +804,7 @@ fn wait_timeout_notified_in_time_is_not_timed_out() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_timeout_zero_returns_at_once_without_unlocking() {
     watchdog(|| {

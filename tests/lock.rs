@@ -1,6 +1,10 @@
 //! Lock behaviour: mutual exclusion, FIFO hand-off, `try_acquire`, owned
 //! guards, `is_locked` and `Debug`.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::pin::pin;
@@ -10,7 +14,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 use common::{
     assert_pending, counting_waker, expect_ready, on_all_runtimes, poll_once, report_queued,
 };
-use fairsync::{Lock, OwnedLockGuard};
+use fairsync::Lock;
+#[cfg(feature = "alloc")]
+use fairsync::OwnedLockGuard;
 use futures::task::noop_waker;
 
 static STATIC_LOCK: Lock = Lock::new();
@@ -33,6 +39,7 @@ fn default_lock_is_unlocked() {
     assert!(lock.is_locked());
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn try_acquire_excludes_and_release_unlocks() {
     let lock = Arc::new(Lock::new());
@@ -92,6 +99,7 @@ fn is_locked_stays_true_while_ownership_passes_to_a_waiter() {
     assert!(!lock.is_locked());
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_guard_outlives_the_borrow_and_moves_across_threads() {
     let lock = Arc::new(Lock::new());
@@ -111,6 +119,7 @@ fn polling_a_completed_acquire_panics() {
     let _ = poll_once(fut.as_mut(), &waker);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn lock_debug_shows_is_locked() {
     let lock = Arc::new(Lock::new());
@@ -129,6 +138,7 @@ fn lock_debug_shows_is_locked() {
 
 // ---------------------------------------------------------------- runtimes
 
+#[cfg(feature = "alloc")]
 #[test]
 fn lock_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {

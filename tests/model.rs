@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Random operation sequences checked step by step against a reference model
 //! of a strictly FIFO weighted semaphore.
 //!

@@ -1,6 +1,10 @@
 //! Mutex<T> behaviour: exclusion, FIFO hand-off, guards (plain, mapped,
 //! owned), unsized values, constructors, `Debug`/`Display`.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::fmt::{Debug, Display};
@@ -12,7 +16,9 @@ use common::{
     assert_pending, counting_waker, expect_ready, on_all_runtimes, poll_once, report_queued,
     watchdog,
 };
-use fairsync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+#[cfg(feature = "alloc")]
+use fairsync::OwnedMutexGuard;
+use fairsync::{MappedMutexGuard, Mutex, MutexGuard};
 use futures::task::noop_waker;
 
 static STATIC_MUTEX: Mutex<u32> = Mutex::new(0);
@@ -51,6 +57,7 @@ fn get_mut_and_into_inner_need_no_locking() {
     assert_eq!(m.into_inner(), vec![1, 2, 3, 4]);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn try_lock_excludes_until_the_guard_drops() {
     let m = Arc::new(Mutex::new(1));
@@ -128,6 +135,7 @@ fn guard_mutex_returns_the_locked_mutex() {
     assert!(MutexGuard::mutex(&guard).is_locked());
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_guards_hold_the_lock_across_threads() {
     let m = Arc::new(Mutex::new(0u64));
@@ -148,6 +156,7 @@ fn owned_guards_hold_the_lock_across_threads() {
     assert_eq!(*m.try_lock().unwrap(), 3);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn unsized_slice_mutex_through_arc_coercion() {
     let m: Arc<Mutex<[u8]>> = Arc::new(Mutex::new([1u8, 2, 3]));
@@ -228,6 +237,7 @@ fn mutex_debug_shows_the_value_only_when_unlocked() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn futures_and_guards_implement_debug() {
     let m = Arc::new(Mutex::new(1u8));
@@ -250,6 +260,7 @@ fn polling_a_completed_lock_future_panics() {
 
 // ---------------------------------------------------------------- runtimes
 
+#[cfg(feature = "alloc")]
 #[test]
 fn mutex_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {

@@ -1,8 +1,13 @@
+#![cfg(feature = "alloc")]
 //! Owned (`Arc`-holding) acquires and guards of `Lock`, `Mutex`, `RwLock`
 //! and `Semaphore`: the `self: &Arc<Self>` receivers, the owned blocking
 //! calls, owned upgradable reads with their upgrades and downgrades, owned
 //! downgrades of write guards, `map` / `try_map` on every guard that maps,
 //! and `waiters()`.
+
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -101,6 +106,7 @@ fn blocked_thread<G: Send + 'static>(
     handle
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_calls_wait_for_the_holder_and_join_the_line() {
     watchdog(|| {
@@ -183,6 +189,7 @@ fn owned_blocking_calls_wait_for_the_holder_and_join_the_line() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_mutex_waits_in_fifo_order_with_async_waiters() {
     watchdog(|| {
@@ -210,6 +217,7 @@ fn owned_blocking_mutex_waits_in_fifo_order_with_async_waiters() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_calls_work_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -417,6 +425,7 @@ fn owned_upgrade_dropped_in_any_state_releases_everything() {
     assert_free(&lock);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_upgrade_blocking_waits_for_the_readers() {
     watchdog(|| {

@@ -3,6 +3,10 @@
 //! downgrades, cancellation in every state, mapped and owned guards,
 //! blocking and timed calls, constructors and `Debug`.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::fmt::Debug;
@@ -17,9 +21,11 @@ use common::{
     spin_until, watchdog,
 };
 use fairsync::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
-    RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
+#[cfg(feature = "alloc")]
+use fairsync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 use futures::task::noop_waker;
 use futures::FutureExt;
 
@@ -635,6 +641,7 @@ fn granted_upgrade_dropped_before_its_next_poll_releases_the_write_lock() {
 
 // ------------------------------------------------------------ cancellation
 
+#[cfg(feature = "alloc")]
 #[test]
 fn read_and_write_futures_dropped_before_their_first_poll_leave_no_trace() {
     let lock = Arc::new(RwLock::new(0));
@@ -818,6 +825,7 @@ fn panics(f: impl FnOnce()) -> bool {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn guards_release_during_unwinding_also_when_a_map_closure_panics() {
     let lock = Arc::new(RwLock::new(1));
@@ -913,6 +921,7 @@ fn waker_may_call_back_into_the_lock_when_woken() {
 
 // ------------------------------------------------------------ owned
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_guards_hold_the_lock_by_arc_across_threads() {
     let lock = Arc::new(RwLock::new(0u64));
@@ -948,6 +957,7 @@ fn owned_guards_hold_the_lock_by_arc_across_threads() {
     assert_free(&lock);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_futures_dropped_in_any_state_pass_on_what_they_hold() {
     let lock = Arc::new(RwLock::new(0));
@@ -985,6 +995,7 @@ fn guard_rwlock_returns_the_locked_lock() {
     assert!(std::ptr::eq(RwLockWriteGuard::rwlock(&write), &b));
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn unsized_values_through_arc_coercion() {
     let lock: Arc<RwLock<[u8]>> = Arc::new(RwLock::new([1u8, 2, 3]));
@@ -1030,6 +1041,7 @@ fn debug_shows_the_value_only_when_try_read_succeeds() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn guards_format_exactly_like_the_value_and_futures_implement_debug() {
     let lock = Arc::new(RwLock::new(1234.5f64));
@@ -1070,6 +1082,7 @@ fn polling_a_completed_read_future_panics() {
 
 // ------------------------------------------------------------ blocking
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_readers_and_writers_queue_in_the_same_fifo_line() {
     watchdog(|| {
@@ -1121,6 +1134,7 @@ fn blocking_readers_and_writers_queue_in_the_same_fifo_line() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn upgradable_read_blocking_waits_for_the_writer_ahead() {
     watchdog(|| {
@@ -1146,6 +1160,7 @@ fn upgradable_read_blocking_waits_for_the_writer_ahead() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn zero_timeouts_behave_like_try() {
     watchdog(|| {
@@ -1175,6 +1190,7 @@ fn zero_timeouts_behave_like_try() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn timed_out_calls_leave_no_waiter_and_pass_on_what_they_collected() {
     watchdog(|| {
@@ -1211,6 +1227,7 @@ fn timed_out_calls_leave_no_waiter_and_pass_on_what_they_collected() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn max_timeouts_wait_without_panicking() {
     watchdog(|| {
@@ -1240,6 +1257,7 @@ fn max_timeouts_wait_without_panicking() {
 
 // ------------------------------------------------------------ runtimes
 
+#[cfg(feature = "alloc")]
 #[test]
 fn readers_and_writers_keep_the_invariant_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -1307,6 +1325,7 @@ fn readers_and_writers_keep_the_invariant_on_every_runtime() {
     });
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_threads_and_async_tasks_exclude_each_other_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -1388,6 +1407,7 @@ fn lock_is_granted_in_fifo_order_on_every_runtime() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn futures_cancelled_by_the_runtime_timeout_leave_no_waiter() {
     on_all_runtimes(|rt| async move {

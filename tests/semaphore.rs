@@ -1,6 +1,10 @@
 //! Semaphore behaviour: FIFO hand-off, weighted requests, `try_*`,
 //! `add_permits`, the permit API, bad input and `Debug`.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::pin::pin;
@@ -8,7 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use common::{assert_pending, counting_waker, expect_ready, on_all_runtimes, poll_once, Rng};
-use fairsync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+#[cfg(feature = "alloc")]
+use fairsync::OwnedSemaphorePermit;
+use fairsync::{Semaphore, SemaphorePermit};
 use futures::task::noop_waker;
 
 static STATIC_SEMAPHORE: Semaphore = Semaphore::new(3);
@@ -211,6 +217,7 @@ fn weighted_waiters_complete_as_a_fifo_prefix() {
     }
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn try_acquire_does_not_take_a_permit_handed_to_a_waiter() {
     let sem = Arc::new(Semaphore::new(1));
@@ -232,6 +239,7 @@ fn try_acquire_does_not_take_a_permit_handed_to_a_waiter() {
     assert!(sem.try_acquire().is_some());
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn try_acquire_never_overtakes_a_queued_waiter() {
     let sem = Arc::new(Semaphore::new(3));
@@ -254,6 +262,7 @@ fn try_acquire_never_overtakes_a_queued_waiter() {
     assert_eq!(sem.available_permits(), 3);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn try_acquire_many_zero_is_always_some() {
     let empty = Semaphore::new(0);
@@ -279,6 +288,7 @@ fn try_acquire_many_zero_is_always_some() {
     assert_pending(waiter.as_mut(), &noop_waker(), "waiter");
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn acquire_many_zero_is_ready_at_first_poll_even_while_others_wait() {
     let sem = Arc::new(Semaphore::new(1));
@@ -360,6 +370,7 @@ fn add_permits_without_waiters_increases_available_permits() {
     assert_eq!(max.available_permits(), Semaphore::MAX_PERMITS);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn forgotten_permits_are_not_returned() {
     let sem = Semaphore::new(3);
@@ -420,6 +431,7 @@ fn merge_combines_permits_of_the_same_semaphore() {
     assert_eq!(sem.available_permits(), 4);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_permits_split_merge_and_release() {
     let sem = Arc::new(Semaphore::new(4));
@@ -466,6 +478,7 @@ fn semaphore_debug_shows_available_permits_and_waiters() {
     assert!(text.contains("waiters: 1"), "{text}");
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn futures_and_permits_implement_debug() {
     let sem = Arc::new(Semaphore::new(2));
@@ -481,6 +494,7 @@ fn futures_and_permits_implement_debug() {
 
 // ---------------------------------------------------------------- runtimes
 
+#[cfg(feature = "alloc")]
 #[test]
 fn semaphore_grants_in_fifo_order_on_every_runtime() {
     on_all_runtimes(|rt| async move {

@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Stress: many tasks on a multi-threaded tokio runtime and a few plain
 //! threads using the blocking API share one `Semaphore` and one `Mutex`.
 //!

@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Stress for closing: tasks on a multi-threaded tokio runtime and plain
 //! threads hammer a `ClosableSemaphore` with weighted, cancelled and owned
 //! acquires while one of them closes it at a random moment.

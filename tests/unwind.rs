@@ -2,6 +2,10 @@
 //! `MutexGuard::map` closure and a waker that panics inside an `RwLock`
 //! downgrade, and nothing is poisoned afterwards.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,15 +16,17 @@ use common::{
     assert_pending, counting_waker, expect_ready, on_all_runtimes, on_every_wake, watchdog,
 };
 use fairsync::{
-    Lock, Mutex, MutexGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
-    RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+    Lock, Mutex, MutexGuard, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
 };
+#[cfg(feature = "alloc")]
+use fairsync::{OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard};
 use futures::FutureExt;
 
 fn panics(f: impl FnOnce()) -> bool {
     catch_unwind(AssertUnwindSafe(f)).is_err()
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn semaphore_permits_are_returned_during_unwinding() {
     let sem = Arc::new(Semaphore::new(3));
@@ -46,6 +52,7 @@ fn semaphore_permits_are_returned_during_unwinding() {
     assert_eq!(sem.available_permits(), 3);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn lock_guards_are_released_during_unwinding() {
     let lock = Arc::new(Lock::new());
@@ -62,6 +69,7 @@ fn lock_guards_are_released_during_unwinding() {
     assert!(lock.try_acquire().is_some(), "no poisoning");
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn mutex_guards_are_released_during_unwinding_without_poisoning() {
     let mutex = Arc::new(Mutex::new(vec![1]));
@@ -114,6 +122,7 @@ fn panicking_map_closure_releases_the_lock() {
     assert_eq!(mutex.into_inner(), 7);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn panicking_task_releases_its_guards_to_waiting_tasks() {
     on_all_runtimes(|rt| async move {
@@ -226,6 +235,7 @@ fn upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     );
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     downgrade_with_a_panicking_waiter_in_line!(
@@ -235,6 +245,7 @@ fn owned_write_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     );
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() {
     downgrade_with_a_panicking_waiter_in_line!(
@@ -244,6 +255,7 @@ fn owned_downgrade_to_upgradable_with_a_panicking_waker_leaves_nothing_locked() 
     );
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn owned_upgradable_downgrade_with_a_panicking_waker_leaves_nothing_locked() {
     downgrade_with_a_panicking_waiter_in_line!(

@@ -2,6 +2,10 @@
 //! woken or dropped (it is never woken or dropped under the queue's lock),
 //! and a re-poll with a different waker replaces the stored one.
 
+// What only the blocking or owned tests use is unused without those
+// features; the default build, with every test, checks it.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
+
 mod common;
 
 use std::future::Future;
@@ -11,7 +15,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Poll, Waker};
 
 use common::{assert_pending, counting_waker, expect_ready, poll_once, watchdog};
-use fairsync::{Lock, Mutex, OwnedSemaphorePermit, Semaphore};
+#[cfg(feature = "alloc")]
+use fairsync::OwnedSemaphorePermit;
+use fairsync::{Lock, Mutex, Semaphore};
 use futures::task::{noop_waker, ArcWake};
 
 /// A waker that runs `on_wake` on every wake and `on_drop` when its last
@@ -60,6 +66,7 @@ fn touch_every_locked_path(sem: &Semaphore) {
     let _ = poll_once(probe.as_mut(), &noop_waker());
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn waker_that_reenters_the_semaphore_when_woken_does_not_deadlock() {
     watchdog(|| {
@@ -145,6 +152,7 @@ fn waker_dropped_by_the_semaphore_may_reenter_it() {
     });
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn waker_may_poll_its_granted_future_inline() {
     watchdog(|| {
@@ -241,6 +249,7 @@ fn newest_waker_is_used<F: Future>(mut fut: Pin<&mut F>, release: impl FnOnce())
     expect_ready(fut, &new_waker, "after release")
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn repolling_with_a_different_waker_uses_the_newest_waker() {
     let sem = Semaphore::new(2);

@@ -1,22 +1,28 @@
 //! A fair async mutex guarding a value.
 
 mod guard;
+#[cfg(feature = "alloc")]
 mod owned;
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
 pub use self::guard::{MappedMutexGuard, MutexGuard};
+#[cfg(feature = "alloc")]
 pub use self::owned::{OwnedMappedMutexGuard, OwnedMutexGuard};
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 use crate::sync::UnsafeCell;
 
@@ -177,6 +183,7 @@ impl<T: ?Sized> Mutex<T> {
     /// }
     /// assert_eq!(mutex.lock_blocking().len(), 3);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "blocking_lock")]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         self.try_lock().unwrap_or_else(|| wait_forever(self.lock()))
@@ -207,6 +214,7 @@ impl<T: ?Sized> Mutex<T> {
     /// *mutex.lock_blocking_timeout(Duration::ZERO).unwrap() += 1;
     /// assert_eq!(mutex.into_inner(), 1);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "try_lock_for")]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         if timeout.is_zero() {
@@ -232,6 +240,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*mutex.lock().await, [1]);
     /// # });
     /// ```
+    #[cfg(feature = "alloc")]
     #[doc(alias = "lock_arc")]
     #[inline]
     pub fn lock_owned(self: &Arc<Self>) -> MutexLockOwned<T> {
@@ -252,6 +261,7 @@ impl<T: ?Sized> Mutex<T> {
     /// std::thread::spawn(move || *guard += 1).join().unwrap();
     /// assert_eq!(*mutex.try_lock().unwrap(), 1);
     /// ```
+    #[cfg(feature = "alloc")]
     #[doc(alias = "try_lock_arc")]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
@@ -276,6 +286,7 @@ impl<T: ?Sized> Mutex<T> {
     /// std::thread::spawn(move || *guard += 1).join().unwrap();
     /// assert_eq!(*mutex.lock_blocking(), 1);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias("lock_arc_blocking", "blocking_lock_owned"))]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
         self.try_lock_owned()
@@ -380,6 +391,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`Mutex::lock_owned`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -398,6 +410,7 @@ impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<T: ?Sized> Future for MutexLockOwned<T> {
     type Output = OwnedMutexGuard<T>;
 
@@ -413,6 +426,7 @@ impl<T: ?Sized> FusedFuture for MutexLock<'_, T> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<T: ?Sized> FusedFuture for MutexLockOwned<T> {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
@@ -427,6 +441,7 @@ impl<T: ?Sized> fmt::Debug for MutexLock<'_, T> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<T: ?Sized> fmt::Debug for MutexLockOwned<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MutexLockOwned")

@@ -1,10 +1,10 @@
 //! The guards of a [`Mutex`] held by `Arc`: they keep the mutex alive and
 //! have no lifetime, so they can move into spawned tasks and threads.
 
+use alloc::sync::Arc;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::sync::Arc;
 
 use super::Mutex;
 

@@ -1,10 +1,12 @@
 //! Deterministic tests of the queue's state machine: every future is polled
 //! by hand, so each interleaving below is exactly the one named.
 
+use std::boxed::Box;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::vec::Vec;
 
 use super::*;
 

@@ -394,6 +394,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// writer.join().unwrap();
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
         crate::semaphore::wait_forever(Self::upgrade(this))

@@ -7,15 +7,18 @@
 //! wait, and consecutive queued readers are admitted together.
 
 mod guard;
+#[cfg(feature = "alloc")]
 mod owned;
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "std")]
+use core::time::Duration;
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
@@ -23,12 +26,15 @@ pub use self::guard::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLockReadGuard, RwLockUpgradableReadGuard,
     RwLockWriteGuard,
 };
+#[cfg(feature = "alloc")]
 pub use self::owned::{
     OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard,
     OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockUpgradeOwned,
 };
+#[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
+#[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 use crate::sync::UnsafeCell;
 
@@ -291,7 +297,10 @@ impl<T: ?Sized> RwLock<T> {
             .try_acquire(UPGRADABLE)
             .then(|| RwLockUpgradableReadGuard::new(self))
     }
+}
 
+#[cfg(feature = "std")]
+impl<T: ?Sized> RwLock<T> {
     /// Blocks the current thread until it has read access, queueing in the
     /// same FIFO line as async waiters.
     ///
@@ -443,7 +452,10 @@ impl<T: ?Sized> RwLock<T> {
         self.try_write()
             .or_else(|| block_on(self.write(), deadline(timeout)))
     }
+}
 
+#[cfg(feature = "alloc")]
+impl<T: ?Sized> RwLock<T> {
     /// Like [`read`](Self::read), holding the lock by `Arc` so the guard
     /// has no lifetime and can move into a spawned task. The future keeps
     /// its own clone of the `Arc`.
@@ -596,6 +608,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(std::thread::spawn(move || *read).join().unwrap(), 3);
     /// assert!(!lock.is_locked());
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias("read_arc_blocking", "blocking_read_owned"))]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
         self.try_read_owned()
@@ -618,6 +631,7 @@ impl<T: ?Sized> RwLock<T> {
     /// std::thread::spawn(move || *write += 1).join().unwrap();
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias("write_arc_blocking", "blocking_write_owned"))]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
         self.try_write_owned()
@@ -645,12 +659,15 @@ impl<T: ?Sized> RwLock<T> {
     /// .unwrap();
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "upgradable_read_arc_blocking")]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
         self.try_upgradable_read_owned()
             .unwrap_or_else(|| wait_forever(self.upgradable_read_owned()))
     }
+}
 
+impl<T: ?Sized> RwLock<T> {
     /// A mutable reference to the value, without locking: `&mut self`
     /// proves nobody else can reach it.
     ///
@@ -759,6 +776,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`RwLock::read_owned`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -768,6 +786,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`RwLock::write_owned`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -777,6 +796,7 @@ pin_project! {
     }
 }
 
+#[cfg(feature = "alloc")]
 pin_project! {
     /// The future of [`RwLock::upgradable_read_owned`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -836,6 +856,10 @@ rwlock_future! {
     RwLockRead<'a, T> => RwLockReadGuard;
     RwLockWrite<'a, T> => RwLockWriteGuard;
     RwLockUpgradableRead<'a, T> => RwLockUpgradableReadGuard;
+}
+
+#[cfg(feature = "alloc")]
+rwlock_future! {
     RwLockReadOwned<T> => OwnedRwLockReadGuard;
     RwLockWriteOwned<T> => OwnedRwLockWriteGuard;
     RwLockUpgradableReadOwned<T> => OwnedRwLockUpgradableReadGuard;

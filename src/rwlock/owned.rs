@@ -15,8 +15,8 @@ use core::ops::{Deref, DerefMut};
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
-use std::sync::Arc;
 
+use alloc::sync::Arc;
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
@@ -390,6 +390,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// }
     /// assert_eq!(*lock.read_blocking(), Some(1));
     /// ```
+    #[cfg(feature = "std")]
     #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(this: Self) -> OwnedRwLockWriteGuard<T> {
         crate::semaphore::wait_forever(Self::upgrade(this))

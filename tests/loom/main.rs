@@ -4,7 +4,8 @@
 //! Under `--cfg fairsync_loom` the crate uses loom's atomics and `UnsafeCell`
 //! (the value inside `Mutex<T>`, and the list under the queue's own lock
 //! bit), so loom reports a missing happens-before on hand-off, or two
-//! threads inside the queue's lock at once, as a causality violation. A blocking call without a deadline runs
+//! threads inside the queue's lock at once, as a causality violation. A
+//! blocking call without a deadline runs
 //! on `loom::future::block_on`; a call with a deadline polls once and then
 //! gives up, a timeout firing at the worst moment.
 //!
@@ -26,7 +27,10 @@
 //! ```
 //!
 //! The runtimes and peer crates the other tests use are not dependencies
-//! under `--cfg fairsync_loom` (see `Cargo.toml`), so only this file builds there.
+//! under `--cfg fairsync_loom` (see `Cargo.toml`), so only this file builds
+//! there. The cfg has the crate's name in it so that a downstream crate
+//! model-checking its own code with `--cfg loom` still gets fairsync's
+//! `const` constructors.
 //!
 //! With `LOOM_MAX_PREEMPTIONS` set, `LOOM_LOG=trace LOOM_LOCATION=1` prints
 //! the interleaving of a failing model.
