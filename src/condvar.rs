@@ -3,15 +3,16 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{ready, Context, Poll};
+use core::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::future::FusedFuture;
+use futures_core::ready;
 use pin_project_lite::pin_project;
 
 use crate::blocking::{block_on, deadline};
 use crate::mutex::{Mutex, MutexGuard, MutexLock};
-use crate::queue::{Arrival, RawNotify, RawWait};
+use crate::queue::{pin_on_stack, Arrival, RawNotify, RawWait};
 use crate::semaphore::wait_forever;
 
 /// Lets tasks and threads holding a [`Mutex`] wait until another one
@@ -219,7 +220,8 @@ impl Condvar {
         if timeout.is_zero() {
             return (guard, WaitTimeoutResult(true));
         }
-        let mut wait = core::pin::pin!(self.wait(guard));
+        let wait = self.wait(guard);
+        pin_on_stack!(wait);
         if let Some(guard) = block_on(wait.as_mut(), deadline(timeout)) {
             return (guard, WaitTimeoutResult(false));
         }
