@@ -5,6 +5,9 @@
     missing_debug_implementations,
     rust_2018_idioms
 )]
+// Unit tests build with the current toolchain only; `rust-version` covers
+// the library.
+#![cfg_attr(test, allow(clippy::incompatible_msrv))]
 
 /// Implements `Debug` and `Display` for guards by formatting their target,
 /// so a guard prints exactly like the value it guards.
