@@ -36,6 +36,7 @@
 mod close;
 mod list;
 mod notify;
+mod pin;
 mod waiter;
 
 use core::cmp;
@@ -51,6 +52,7 @@ use pin_project_lite::pin_project;
 
 use self::list::List;
 pub(crate) use self::notify::{Arrival, RawNotify, RawWait, WaitState};
+pub(crate) use self::pin::pin_on_stack;
 pub(crate) use self::waiter::Waiter;
 use self::waiter::{CLOSED, GRANTED, IDLE, WAITING};
 use crate::closable::Closed;
