@@ -9,6 +9,9 @@
 //!   it, on async-std with `ASYNC_STD_THREAD_COUNT=2` (set by `main` unless
 //!   already set).
 
+// Benchmarks build with the current toolchain only; `rust-version` covers the library.
+#![allow(clippy::incompatible_msrv)]
+
 mod common;
 
 use common::{baseline, contended_mutex_batch, AsyncMutex, Pause, Runtime};

@@ -3,6 +3,9 @@
 //! waker, so the numbers measure the primitives, not an executor.
 //! `std::sync::Mutex` and `parking_lot::Mutex` are the floor.
 
+// Benchmarks build with the current toolchain only; `rust-version` covers the library.
+#![allow(clippy::incompatible_msrv)]
+
 mod common;
 
 use std::hint::black_box;

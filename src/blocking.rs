@@ -3,9 +3,10 @@
 //! thread queues in the same FIFO line as async waiters.
 
 use core::future::Future;
-use core::pin::pin;
 use core::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use crate::queue::pin_on_stack;
 
 /// When a wait of `timeout` from now ends; `None` when it never does
 /// (`Duration::MAX` and anything else past the clock's range).
@@ -17,7 +18,7 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 /// case the future is dropped (cancelling its wait) and `None` returned.
 #[cfg(not(fairsync_loom))]
 pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
-    let mut future = pin!(future);
+    pin_on_stack!(future);
     let cached = PARKER.try_with(|cached| {
         // A blocking call made inside a waker or a `Drop` that runs during
         // another blocking call on this thread must not touch the outer
@@ -166,7 +167,8 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
     }
     let waker = futures_noop_waker();
     let mut cx = Context::from_waker(&waker);
-    match pin!(future).poll(&mut cx) {
+    pin_on_stack!(future);
+    match future.poll(&mut cx) {
         Poll::Ready(output) => Some(output),
         Poll::Pending => None,
     }

@@ -3,16 +3,19 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{ready, Context, Poll};
+use core::task::{Context, Poll};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
 use futures_core::future::FusedFuture;
+use futures_core::ready;
 use pin_project_lite::pin_project;
 
 #[cfg(feature = "std")]
 use crate::blocking::{block_on, deadline};
 use crate::mutex::{Mutex, MutexGuard, MutexLock};
+#[cfg(feature = "std")]
+use crate::queue::pin_on_stack;
 use crate::queue::{Arrival, RawNotify, RawWait};
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
@@ -225,7 +228,8 @@ impl Condvar {
         if timeout.is_zero() {
             return (guard, WaitTimeoutResult(true));
         }
-        let mut wait = core::pin::pin!(self.wait(guard));
+        let wait = self.wait(guard);
+        pin_on_stack!(wait);
         if let Some(guard) = block_on(wait.as_mut(), deadline(timeout)) {
             return (guard, WaitTimeoutResult(false));
         }

@@ -7,6 +7,9 @@
     missing_debug_implementations,
     rust_2018_idioms
 )]
+// Unit tests build with the current toolchain only; `rust-version` covers
+// the library.
+#![cfg_attr(test, allow(clippy::incompatible_msrv))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -41,6 +41,8 @@
 mod close;
 mod list;
 mod notify;
+#[cfg(feature = "std")]
+mod pin;
 mod waiter;
 mod word_lock;
 
@@ -57,6 +59,8 @@ use pin_project_lite::pin_project;
 
 use self::list::List;
 pub(crate) use self::notify::{Arrival, RawNotify, RawWait};
+#[cfg(feature = "std")]
+pub(crate) use self::pin::pin_on_stack;
 pub(crate) use self::waiter::Waiter;
 use self::waiter::{CLOSED, GRANTED, IDLE, WAITING};
 use self::word_lock::{WordGuard, WordLock, LOCKED};
