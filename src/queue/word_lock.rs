@@ -30,6 +30,13 @@ pub(crate) struct WordLock<T> {
     value: core::cell::UnsafeCell<T>,
     #[cfg(fairsync_loom)]
     value: loom::cell::UnsafeCell<T>,
+    /// Under loom a contended thread sleeps here instead of spinning: loom
+    /// explores every iteration of a spin loop as a new branch. Exclusion
+    /// still rests on the `LOCKED` bit alone.
+    #[cfg(fairsync_loom)]
+    parking: loom::sync::Mutex<()>,
+    #[cfg(fairsync_loom)]
+    unlocked: loom::sync::Condvar,
 }
 
 // SAFETY: the value is reached only through a guard, and the `LOCKED` bit
@@ -56,6 +63,10 @@ impl<T> WordLock<T> {
                 value: core::cell::UnsafeCell::new(value),
                 #[cfg(fairsync_loom)]
                 value: loom::cell::UnsafeCell::new(value),
+                #[cfg(fairsync_loom)]
+                parking: loom::sync::Mutex::new(()),
+                #[cfg(fairsync_loom)]
+                unlocked: loom::sync::Condvar::new(),
             }
         }
     }
@@ -81,6 +92,19 @@ impl<T> WordLock<T> {
         }
     }
 
+    #[cfg(fairsync_loom)]
+    #[cold]
+    fn lock_contended(&self) {
+        let mut parked = self.parking.lock().unwrap();
+        // The bit is tried under `parking`, and an unlock takes `parking`
+        // before it notifies, so no unlock slips in between the try and the
+        // wait.
+        while self.word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
+            parked = self.unlocked.wait(parked).unwrap();
+        }
+    }
+
+    #[cfg(not(fairsync_loom))]
     #[cold]
     fn lock_contended(&self) {
         let mut backoff = Backoff::new();
@@ -152,15 +176,22 @@ impl<T> Drop for WordGuard<'_, T> {
         drop(self.access.take());
         // `Release` publishes the critical section to the next holder.
         self.lock.word.fetch_and(!LOCKED, Ordering::Release);
+        #[cfg(fairsync_loom)]
+        {
+            drop(self.lock.parking.lock().unwrap());
+            self.lock.unlocked.notify_all();
+        }
     }
 }
 
 /// Spins with exponentially growing pauses, then (with `std`) yields the
 /// thread: a holder that was preempted needs the CPU more than we do.
+#[cfg(not(fairsync_loom))]
 struct Backoff {
     step: u32,
 }
 
+#[cfg(not(fairsync_loom))]
 impl Backoff {
     /// Pauses of 1, 2, 4, ... 64 spin hints before yielding: about as long
     /// as a critical section of a few pointer writes takes even when its
@@ -172,27 +203,22 @@ impl Backoff {
     }
 
     fn snooze(&mut self) {
-        #[cfg(fairsync_loom)]
-        loom::thread::yield_now();
-        #[cfg(not(fairsync_loom))]
-        {
-            if self.step <= Self::SPIN_STEPS {
-                for _ in 0..1u32 << self.step {
-                    core::hint::spin_loop();
-                }
-                self.step += 1;
-            } else {
-                Self::yield_now();
+        if self.step <= Self::SPIN_STEPS {
+            for _ in 0..1u32 << self.step {
+                core::hint::spin_loop();
             }
+            self.step += 1;
+        } else {
+            Self::yield_now();
         }
     }
 
-    #[cfg(all(not(fairsync_loom), feature = "std"))]
+    #[cfg(feature = "std")]
     fn yield_now() {
         std::thread::yield_now();
     }
 
-    #[cfg(all(not(fairsync_loom), not(feature = "std")))]
+    #[cfg(not(feature = "std"))]
     fn yield_now() {
         for _ in 0..1u32 << Self::SPIN_STEPS {
             core::hint::spin_loop();
