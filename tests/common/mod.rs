@@ -6,14 +6,18 @@
 #![allow(dead_code)]
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use embassy_executor::raw::TaskStorage;
+use embassy_executor::SendSpawner;
 use futures::channel::oneshot;
 use futures::task::ArcWake;
 use futures::FutureExt;
@@ -59,6 +63,12 @@ pub enum Kind {
     /// `futures::executor::block_on` for the body; every spawned task gets
     /// its own thread running `futures::executor::block_on`.
     FuturesExecutor,
+    /// embassy-executor's std executor, an embedded executor: the body and
+    /// every spawned task are tasks of one executor on the runtime thread.
+    /// Sleeps and timeouts use a timer thread, as for the futures executor:
+    /// embassy's own timer (embassy-time) would add a process-wide time
+    /// driver and its dependencies.
+    Embassy,
 }
 
 impl Kind {
@@ -70,12 +80,17 @@ impl Kind {
         Kind::AsyncStd,
         Kind::Smol,
         Kind::FuturesExecutor,
+        Kind::Embassy,
     ];
 
     /// The runtimes [`on_all_runtimes`] uses. Under Miri, async-std and smol
     /// are left out: their reactor (async-io) calls `timerfd_create`, which
     /// Miri does not implement. Both tokio runtimes (epoll-based I/O and time drivers) and
-    /// the futures executor (plain threads) run under Miri.
+    /// the futures executor (plain threads) run under Miri. Embassy is left
+    /// out too: its executor must outlive every waker of its tasks
+    /// (`run_until` takes `&'static mut self`), so each run leaks one, and
+    /// Miri's leak check fails the test binary on that leak. With the leak
+    /// check off, the embassy runs pass under Miri.
     #[cfg(miri)]
     pub const ALL: &'static [Kind] = &[
         Kind::TokioCurrentThread,
@@ -90,6 +105,7 @@ impl Kind {
             Kind::AsyncStd => "async-std",
             Kind::Smol => "smol",
             Kind::FuturesExecutor => "futures-executor",
+            Kind::Embassy => "embassy",
         }
     }
 }
@@ -98,6 +114,57 @@ impl Kind {
 #[derive(Clone, Copy, Debug)]
 pub struct Rt {
     kind: Kind,
+    /// The executor that [`Rt::spawn`] adds tasks to, for [`Kind::Embassy`].
+    embassy: Option<EmbassySpawner>,
+}
+
+/// A spawner onto one embassy executor, usable from any thread.
+#[derive(Clone, Copy)]
+struct EmbassySpawner(SendSpawner);
+
+impl std::fmt::Debug for EmbassySpawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmbassySpawner")
+    }
+}
+
+/// A spawned task as embassy stores it. Embassy keeps each task in a
+/// `TaskStorage` of one concrete future type, so the tasks are boxed.
+type EmbassyTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The test body as embassy stores it; unlike spawned tasks it need not be
+/// `Send`, since it is created on the executor's thread.
+type EmbassyBody = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Storages of finished embassy tasks, shared by every executor in the test
+/// binary, so that a binary allocates only as many storages as it ever has
+/// tasks at once (embassy's storages must live forever).
+static EMBASSY_FREE_TASKS: StdMutex<Vec<&'static TaskStorage<EmbassyTask>>> =
+    StdMutex::new(Vec::new());
+
+/// Spawns `task` onto the executor behind `spawner`, in a free storage or a
+/// new one.
+fn embassy_spawn(spawner: SendSpawner, task: EmbassyTask) {
+    let mut task = Some(task);
+    loop {
+        let free = EMBASSY_FREE_TASKS.lock().unwrap().pop();
+        let storage: &'static TaskStorage<EmbassyTask> =
+            free.unwrap_or_else(|| Box::leak(Box::new(TaskStorage::new())));
+        let spawned = storage.spawn(|| {
+            let task = task.take().expect("a task is spawned once");
+            Box::pin(async move {
+                task.await;
+                EMBASSY_FREE_TASKS.lock().unwrap().push(storage);
+            })
+        });
+        match spawned {
+            Ok(token) => return spawner.spawn(token),
+            // The storage's task put it back on the list but has not yet
+            // returned from its last poll. Leave that storage out (it is
+            // only lost to reuse) rather than wait for it.
+            Err(embassy_executor::SpawnError::Busy) => continue,
+        }
+    }
 }
 
 /// Join handle of a task spawned with [`Rt::spawn`]. Awaiting it yields the
@@ -156,6 +223,10 @@ impl Rt {
                     .spawn(move || futures::executor::block_on(task))
                     .expect("failed to spawn a task thread");
             }
+            Kind::Embassy => {
+                let spawner = self.embassy.expect("an embassy Rt has its executor");
+                embassy_spawn(spawner.0, Box::pin(task));
+            }
         }
         JoinHandle {
             rx,
@@ -169,13 +240,13 @@ impl Rt {
     }
 
     /// Sleeps on the runtime's own timer (a timer thread for the futures
-    /// executor).
+    /// executor and embassy).
     pub async fn sleep(&self, duration: Duration) {
         match self.kind {
             Kind::TokioCurrentThread | Kind::TokioMultiThread => tokio::time::sleep(duration).await,
             Kind::AsyncStd => async_std::task::sleep(duration).await,
             Kind::Smol => drop(smol::Timer::after(duration).await),
-            Kind::FuturesExecutor => ThreadSleep::new(duration).await,
+            Kind::FuturesExecutor | Kind::Embassy => ThreadSleep::new(duration).await,
         }
     }
 
@@ -195,7 +266,7 @@ impl Rt {
                 };
                 smol::future::or(async { Some(fut.await) }, timer).await
             }
-            Kind::FuturesExecutor => {
+            Kind::FuturesExecutor | Kind::Embassy => {
                 let fut = std::pin::pin!(fut);
                 match futures::future::select(fut, ThreadSleep::new(duration)).await {
                     futures::future::Either::Left((value, _)) => Some(value),
@@ -295,9 +366,12 @@ impl Future for ThreadSleep {
 fn run_on<F, Fut>(kind: Kind, body: &F)
 where
     F: Fn(Rt) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + 'static,
 {
-    let rt = Rt { kind };
+    let rt = Rt {
+        kind,
+        embassy: None,
+    };
     match kind {
         Kind::TokioCurrentThread => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -319,6 +393,47 @@ where
         Kind::AsyncStd => async_std::task::block_on(body(rt)),
         Kind::Smol => smol::block_on(body(rt)),
         Kind::FuturesExecutor => futures::executor::block_on(body(rt)),
+        Kind::Embassy => run_on_embassy(body),
+    }
+}
+
+/// Runs `body` as a task of a new embassy executor on this thread, until the
+/// body completes; tasks it spawned and left running are abandoned with the
+/// executor. A panic of the body is resumed here, after the executor stopped,
+/// so that no panic unwinds through embassy's polling loop.
+fn run_on_embassy<F, Fut>(body: &F)
+where
+    F: Fn(Rt) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    // Embassy's executor and task storages must live forever: tasks left
+    // running (and their wakers, held elsewhere) still point to them.
+    let executor = Box::leak(Box::new(embassy_executor::Executor::new()));
+    let body_storage: &'static TaskStorage<EmbassyBody> = Box::leak(Box::new(TaskStorage::new()));
+    let outcome: Rc<RefCell<Option<std::thread::Result<()>>>> = Rc::default();
+    let outcome_of_body = Rc::clone(&outcome);
+    executor.run_until(
+        |spawner| {
+            let rt = Rt {
+                kind: Kind::Embassy,
+                embassy: Some(EmbassySpawner(spawner.make_send())),
+            };
+            let run = AssertUnwindSafe(body(rt)).catch_unwind();
+            let token = body_storage
+                .spawn(|| {
+                    Box::pin(async move {
+                        let result = run.await;
+                        *outcome_of_body.borrow_mut() = Some(result);
+                    })
+                })
+                .expect("a new task storage is free");
+            spawner.spawn(token);
+        },
+        || outcome.borrow().is_some(),
+    );
+    let result = outcome.borrow_mut().take();
+    if let Some(Err(payload)) = result {
+        resume_unwind(payload);
     }
 }
 
