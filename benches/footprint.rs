@@ -1,4 +1,5 @@
-//! W8: memory footprint. The size of each acquire future and guard
+//! W8: memory footprint. The size of each primitive (`size_of`, beside its
+//! peers' where they have one), of each acquire future and guard
 //! (`size_of_val`), and heap allocations per contended acquire, counted by a
 //! counting `#[global_allocator]`:
 //!
@@ -302,6 +303,123 @@ fn print_table(title: &str, header: &[&str], rows: &Rows, csv: &mut String) {
     }
 }
 
+/// `size_of::<T>()` as a table cell.
+fn size<T>() -> String {
+    size_of::<T>().to_string()
+}
+
+fn primitive_sizes(csv: &mut String) {
+    let na = || "–".to_string();
+    let rows: Rows = vec![
+        (
+            "fairsync",
+            vec![
+                size::<fairsync::Semaphore>(),
+                size::<fairsync::ClosableSemaphore>(),
+                size::<fairsync::Lock>(),
+                size::<fairsync::Mutex<()>>(),
+                size::<fairsync::RwLock<()>>(),
+                size::<fairsync::Condvar>(),
+                size::<fairsync::Event>(),
+                size::<fairsync::Barrier>(),
+            ],
+        ),
+        (
+            "tokio",
+            vec![
+                size::<tokio::sync::Semaphore>(),
+                na(),
+                na(),
+                size::<tokio::sync::Mutex<()>>(),
+                size::<tokio::sync::RwLock<()>>(),
+                na(),
+                size::<tokio::sync::Notify>(),
+                size::<tokio::sync::Barrier>(),
+            ],
+        ),
+        (
+            "async-lock",
+            vec![
+                size::<async_lock::Semaphore>(),
+                na(),
+                na(),
+                size::<async_lock::Mutex<()>>(),
+                size::<async_lock::RwLock<()>>(),
+                na(),
+                na(),
+                size::<async_lock::Barrier>(),
+            ],
+        ),
+        (
+            "event-listener",
+            vec![
+                na(),
+                na(),
+                na(),
+                na(),
+                na(),
+                na(),
+                size::<event_listener::Event>(),
+                na(),
+            ],
+        ),
+        (
+            "futures",
+            vec![
+                na(),
+                na(),
+                na(),
+                size::<futures::lock::Mutex<()>>(),
+                na(),
+                na(),
+                na(),
+                na(),
+            ],
+        ),
+        (
+            "std",
+            vec![
+                na(),
+                na(),
+                na(),
+                size::<std::sync::Mutex<()>>(),
+                size::<std::sync::RwLock<()>>(),
+                size::<std::sync::Condvar>(),
+                na(),
+                size::<std::sync::Barrier>(),
+            ],
+        ),
+        (
+            "parking_lot",
+            vec![
+                na(),
+                na(),
+                na(),
+                size::<parking_lot::Mutex<()>>(),
+                size::<parking_lot::RwLock<()>>(),
+                size::<parking_lot::Condvar>(),
+                na(),
+                na(),
+            ],
+        ),
+    ];
+    print_table(
+        "primitive sizes in bytes (Event column: tokio's Notify)",
+        &[
+            "Semaphore",
+            "ClosableSemaphore",
+            "Lock",
+            "Mutex<()>",
+            "RwLock<()>",
+            "Condvar",
+            "Event",
+            "Barrier",
+        ],
+        &rows,
+        csv,
+    );
+}
+
 fn sizes(csv: &mut String) {
     let fair = fairsync::Mutex::new(0u64);
     let tokio = tokio::sync::Mutex::new(0u64);
@@ -512,6 +630,7 @@ fn main() {
     let scale = if args.bench { 1 } else { 100 };
     println!("w8_footprint");
     let mut csv = String::from("table,peer,column,value\n");
+    primitive_sizes(&mut csv);
     sizes(&mut csv);
     allocations(&mut csv, scale);
     if args.bench {
