@@ -28,7 +28,11 @@ fn semaphores_and_barrier_are_four_words() {
     // One word more: the semaphores' total (for `add_permits`' bound), the
     // barrier's party count.
     assert_eq!(size_of::<Semaphore>(), 4 * WORD, "Semaphore");
-    assert_eq!(size_of::<ClosableSemaphore>(), 4 * WORD, "ClosableSemaphore");
+    assert_eq!(
+        size_of::<ClosableSemaphore>(),
+        4 * WORD,
+        "ClosableSemaphore"
+    );
     assert_eq!(size_of::<Barrier>(), 4 * WORD, "Barrier");
 }
 
@@ -43,7 +47,11 @@ fn guards_and_futures_keep_their_sizes() {
     assert_eq!(size_of::<LockGuard<'_>>(), WORD, "LockGuard");
     assert_eq!(size_of::<MutexGuard<'_, u64>>(), WORD, "MutexGuard");
     // The semaphore, the kind of semaphore, the count.
-    assert_eq!(size_of::<SemaphorePermit<'_>>(), 3 * WORD, "SemaphorePermit");
+    assert_eq!(
+        size_of::<SemaphorePermit<'_>>(),
+        3 * WORD,
+        "SemaphorePermit"
+    );
     // The handle, the count, and the waiter node: two links, a waker, what
     // is owed and a status byte.
     assert_eq!(size_of::<Acquire<'_>>(), 8 * WORD, "Acquire");

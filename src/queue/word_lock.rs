@@ -37,6 +37,10 @@ pub(crate) struct WordLock<T> {
     parking: loom::sync::Mutex<()>,
     #[cfg(fairsync_loom)]
     unlocked: loom::sync::Condvar,
+    /// How many threads sleep (or are about to) on `unlocked`, so that an
+    /// unlock nobody waits for adds only one step to a model.
+    #[cfg(fairsync_loom)]
+    sleepers: AtomicUsize,
 }
 
 // SAFETY: the value is reached only through a guard, and the `LOCKED` bit
@@ -67,6 +71,8 @@ impl<T> WordLock<T> {
                 parking: loom::sync::Mutex::new(()),
                 #[cfg(fairsync_loom)]
                 unlocked: loom::sync::Condvar::new(),
+                #[cfg(fairsync_loom)]
+                sleepers: AtomicUsize::new(0),
             }
         }
     }
@@ -96,12 +102,16 @@ impl<T> WordLock<T> {
     #[cold]
     fn lock_contended(&self) {
         let mut parked = self.parking.lock().unwrap();
-        // The bit is tried under `parking`, and an unlock takes `parking`
-        // before it notifies, so no unlock slips in between the try and the
-        // wait.
-        while self.word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        // The bit is tried under `parking`, and an unlock that sees a
+        // sleeper takes `parking` before it notifies, so no unlock slips in
+        // between the try and the wait. A failed try is a `Release` the
+        // unlock reads (see `WordGuard::drop`), so that unlock sees the
+        // count above.
+        while self.word.fetch_or(LOCKED, Ordering::AcqRel) & LOCKED != 0 {
             parked = self.unlocked.wait(parked).unwrap();
         }
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cfg(not(fairsync_loom))]
@@ -178,8 +188,11 @@ impl<T> Drop for WordGuard<'_, T> {
         self.lock.word.fetch_and(!LOCKED, Ordering::Release);
         #[cfg(fairsync_loom)]
         {
-            drop(self.lock.parking.lock().unwrap());
-            self.lock.unlocked.notify_all();
+            loom::sync::atomic::fence(Ordering::Acquire);
+            if self.lock.sleepers.load(Ordering::Relaxed) != 0 {
+                drop(self.lock.parking.lock().unwrap());
+                self.lock.unlocked.notify_all();
+            }
         }
     }
 }
