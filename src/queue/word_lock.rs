@@ -185,7 +185,11 @@ impl<T> Drop for WordGuard<'_, T> {
         #[cfg(fairsync_loom)]
         drop(self.access.take());
         // `Release` publishes the critical section to the next holder.
-        self.lock.word.fetch_and(!LOCKED, Ordering::Release);
+        let was = self.lock.word.fetch_and(!LOCKED, Ordering::Release);
+        debug_assert!(
+            was & LOCKED != 0,
+            "the queue's lock bit was cleared while held"
+        );
         #[cfg(fairsync_loom)]
         {
             loom::sync::atomic::fence(Ordering::Acquire);
