@@ -149,6 +149,12 @@ impl RawSemaphore {
     /// Takes the head's collected permits out of the count, leaving it 0.
     /// Under the lock, with `WAITERS` set and the semaphore not closed.
     fn take_collected(&self) -> usize {
+        // Usually nothing (a head that asks for one permit never collects),
+        // and a load is cheaper than a read-modify-write; nobody else
+        // changes the count meanwhile.
+        if self.state().load(Ordering::Relaxed) >> PERMIT_SHIFT == 0 {
+            return 0;
+        }
         self.state().fetch_and(FLAGS, Ordering::Relaxed) >> PERMIT_SHIFT
     }
 
