@@ -22,9 +22,12 @@
 //! # Running
 //!
 //! ```text
-//! RUSTFLAGS="--cfg fairsync_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release \
+//! RUSTFLAGS="--cfg fairsync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release \
 //!     --test loom --target-dir target/loom -- --test-threads=1
 //! ```
+//!
+//! CI also runs most models with three preemptions; `.ci/run` lists the
+//! seven it skips there, which take minutes each.
 //!
 //! The runtimes and peer crates the other tests use are not dependencies
 //! under `--cfg fairsync_loom` (see `Cargo.toml`), so only this file builds

@@ -23,13 +23,19 @@ pub(crate) const DEFAULT_PREEMPTIONS: usize = 2;
 /// polls once and gives up whatever the duration.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The branch bound when `LOOM_MAX_BRANCHES` is not set. loom's default
+/// (1,000) is too few for a model that wakes a full batch of 32 waiters:
+/// every queue lock and unlock is a step of its own.
+pub(crate) const DEFAULT_MAX_BRANCHES: usize = 10_000;
+
 /// Explores every interleaving of `f` within the preemption bound.
 ///
-/// With `LOOM_MAX_PREEMPTIONS` set this is `loom::model`, which also honours
-/// `LOOM_LOG` (print the failing interleaving) and `LOOM_LOCATION`. Without
-/// it the bound is [`DEFAULT_PREEMPTIONS`] rather than loom's unbounded
-/// default. The number of interleavings explored is printed (shown with
-/// `--nocapture`).
+/// This is `loom::model` with loom's environment variables honoured
+/// (`LOOM_MAX_PREEMPTIONS`, `LOOM_MAX_BRANCHES`, `LOOM_LOG` to print the
+/// failing interleaving, `LOOM_LOCATION`), except that an unset preemption
+/// bound is [`DEFAULT_PREEMPTIONS`] rather than loom's unbounded default and
+/// an unset branch bound is [`DEFAULT_MAX_BRANCHES`]. The number of
+/// interleavings explored is printed (shown with `--nocapture`).
 pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
     let iterations = Arc::new(AtomicUsize::new(0));
     let counted = {
@@ -39,13 +45,14 @@ pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
             f();
         }
     };
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_some() {
-        loom::model(counted);
-    } else {
-        let mut builder = loom::model::Builder::new();
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
         builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
-        builder.check(counted);
     }
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        builder.max_branches = DEFAULT_MAX_BRANCHES;
+    }
+    builder.check(counted);
     eprintln!(
         "explored {} interleavings",
         iterations.load(StdOrdering::Relaxed)
