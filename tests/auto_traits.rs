@@ -1,4 +1,3 @@
-#![cfg(feature = "std")]
 //! Compile-time checks of the auto traits (SPEC promise 8, and the rules
 //! for the RwLock family), positive and negative, and of `Debug` on every
 //! public type. This file fails to compile if a bound is wrong.
@@ -7,23 +6,31 @@
 //! blanket impl for every type and a second impl for types with the trait.
 //! Naming `<T as Ambiguous<_>>::some_item` is unambiguous (and compiles) only
 //! when `T` lacks the trait.
+//!
+//! Auto traits do not depend on features: only the checks of the owned
+//! types (`alloc`) and of the `std`-only ones are gated.
 
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::rc::Rc;
 use std::sync::MutexGuard as StdMutexGuard;
 
+#[cfg(feature = "std")]
+use fairsync::WaitTimeoutResult;
 use fairsync::{
-    Acquire, AcquireOwned, Barrier, BarrierWait, BarrierWaitResult, ClosableAcquire,
-    ClosableAcquireOwned, ClosableSemaphore, Closed, Condvar, CondvarWait, CondvarWaitWhile, Event,
-    EventWait, Lock, LockAcquire, LockAcquireOwned, LockGuard, MappedMutexGuard,
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock, MutexLockOwned,
-    OwnedLockGuard, OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard,
+    Acquire, Barrier, BarrierWait, BarrierWaitResult, ClosableAcquire, ClosableSemaphore, Closed,
+    Condvar, CondvarWait, CondvarWaitWhile, Event, EventWait, Lock, LockAcquire, LockGuard,
+    MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, MutexLock,
+    RwLock, RwLockRead, RwLockReadGuard, RwLockUpgradableRead, RwLockUpgradableReadGuard,
+    RwLockUpgrade, RwLockWrite, RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError,
+};
+#[cfg(feature = "alloc")]
+use fairsync::{
+    AcquireOwned, ClosableAcquireOwned, LockAcquireOwned, MutexLockOwned, OwnedLockGuard,
+    OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard,
     OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard,
-    OwnedSemaphorePermit, RwLock, RwLockRead, RwLockReadGuard, RwLockReadOwned,
-    RwLockUpgradableRead, RwLockUpgradableReadGuard, RwLockUpgradableReadOwned, RwLockUpgrade,
-    RwLockUpgradeOwned, RwLockWrite, RwLockWriteGuard, RwLockWriteOwned, Semaphore,
-    SemaphorePermit, TryAcquireError, WaitTimeoutResult,
+    OwnedSemaphorePermit, RwLockReadOwned, RwLockUpgradableReadOwned, RwLockUpgradeOwned,
+    RwLockWriteOwned,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -31,6 +38,7 @@ fn is_sync<T: ?Sized + Sync>() {}
 fn is_debug<T: ?Sized + Debug>() {}
 fn is_future<T: std::future::Future>() {}
 fn is_fused<T: futures::future::FusedFuture>() {}
+#[cfg(feature = "std")]
 fn is_error<T: std::error::Error + Clone + Copy + Eq + Send + Sync + 'static>() {}
 
 macro_rules! assert_not_impl {
@@ -80,11 +88,14 @@ assert_not_send!(MutexGuard<'static, SyncNotSend>);
 assert_not_sync!(MutexGuard<'static, SyncNotSend>);
 
 // Owned and mapped guards follow MutexGuard.
-assert_not_send!(OwnedMutexGuard<Rc<u8>>);
-assert_not_sync!(OwnedMutexGuard<Rc<u8>>);
-assert_not_sync!(OwnedMutexGuard<Cell<u8>>);
-assert_not_send!(OwnedMutexGuard<SyncNotSend>);
-assert_not_sync!(OwnedMutexGuard<SyncNotSend>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(OwnedMutexGuard<Rc<u8>>);
+    assert_not_sync!(OwnedMutexGuard<Rc<u8>>);
+    assert_not_sync!(OwnedMutexGuard<Cell<u8>>);
+    assert_not_send!(OwnedMutexGuard<SyncNotSend>);
+    assert_not_sync!(OwnedMutexGuard<SyncNotSend>);
+};
 assert_not_send!(MappedMutexGuard<'static, Rc<u8>>);
 assert_not_sync!(MappedMutexGuard<'static, Rc<u8>>);
 assert_not_sync!(MappedMutexGuard<'static, Cell<u8>>);
@@ -93,20 +104,25 @@ assert_not_sync!(MappedMutexGuard<'static, SyncNotSend>);
 
 // Owned mapped guards: `U` as in `MappedMutexGuard`, and the `Arc<Mutex<T>>`
 // they keep needs `T: Send`.
-assert_not_send!(OwnedMappedMutexGuard<Rc<u8>, u8>);
-assert_not_sync!(OwnedMappedMutexGuard<Rc<u8>, u8>);
-assert_not_send!(OwnedMappedMutexGuard<SyncNotSend, u8>);
-assert_not_sync!(OwnedMappedMutexGuard<SyncNotSend, u8>);
-assert_not_send!(OwnedMappedMutexGuard<u8, Rc<u8>>);
-assert_not_sync!(OwnedMappedMutexGuard<u8, Rc<u8>>);
-assert_not_sync!(OwnedMappedMutexGuard<u8, Cell<u8>>);
-assert_not_send!(OwnedMappedMutexGuard<u8, SyncNotSend>);
-assert_not_sync!(OwnedMappedMutexGuard<u8, SyncNotSend>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(OwnedMappedMutexGuard<Rc<u8>, u8>);
+    assert_not_sync!(OwnedMappedMutexGuard<Rc<u8>, u8>);
+    assert_not_send!(OwnedMappedMutexGuard<SyncNotSend, u8>);
+    assert_not_sync!(OwnedMappedMutexGuard<SyncNotSend, u8>);
+    assert_not_send!(OwnedMappedMutexGuard<u8, Rc<u8>>);
+    assert_not_sync!(OwnedMappedMutexGuard<u8, Rc<u8>>);
+    assert_not_sync!(OwnedMappedMutexGuard<u8, Cell<u8>>);
+    assert_not_send!(OwnedMappedMutexGuard<u8, SyncNotSend>);
+    assert_not_sync!(OwnedMappedMutexGuard<u8, SyncNotSend>);
+};
 
 // Lock futures for a value that may not cross threads cannot either.
 assert_not_send!(MutexLock<'static, Rc<u8>>);
+#[cfg(feature = "alloc")]
 assert_not_send!(MutexLockOwned<Rc<u8>>);
 assert_not_send!(MutexLock<'static, SyncNotSend>);
+#[cfg(feature = "alloc")]
 assert_not_send!(MutexLockOwned<SyncNotSend>);
 
 // RwLock<T>: Send when T: Send, Sync when T: Send + Sync.
@@ -142,35 +158,44 @@ assert_not_send!(MappedRwLockWriteGuard<'static, SyncNotSend>);
 assert_not_sync!(MappedRwLockWriteGuard<'static, Cell<u8>>);
 
 // Owned guards: Send and Sync only when T: Send + Sync.
-assert_not_send!(OwnedRwLockReadGuard<Cell<u8>>);
-assert_not_sync!(OwnedRwLockReadGuard<Cell<u8>>);
-assert_not_send!(OwnedRwLockReadGuard<SyncNotSend>);
-assert_not_sync!(OwnedRwLockReadGuard<SyncNotSend>);
-assert_not_send!(OwnedRwLockWriteGuard<Cell<u8>>);
-assert_not_sync!(OwnedRwLockWriteGuard<Cell<u8>>);
-assert_not_send!(OwnedRwLockWriteGuard<SyncNotSend>);
-assert_not_sync!(OwnedRwLockWriteGuard<SyncNotSend>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(OwnedRwLockReadGuard<Cell<u8>>);
+    assert_not_sync!(OwnedRwLockReadGuard<Cell<u8>>);
+    assert_not_send!(OwnedRwLockReadGuard<SyncNotSend>);
+    assert_not_sync!(OwnedRwLockReadGuard<SyncNotSend>);
+    assert_not_send!(OwnedRwLockWriteGuard<Cell<u8>>);
+    assert_not_sync!(OwnedRwLockWriteGuard<Cell<u8>>);
+    assert_not_send!(OwnedRwLockWriteGuard<SyncNotSend>);
+    assert_not_sync!(OwnedRwLockWriteGuard<SyncNotSend>);
+};
 
-assert_not_send!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
-assert_not_sync!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
-assert_not_send!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
-assert_not_sync!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
+    assert_not_sync!(OwnedRwLockUpgradableReadGuard<Cell<u8>>);
+    assert_not_send!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
+    assert_not_sync!(OwnedRwLockUpgradableReadGuard<SyncNotSend>);
+};
 
 // Owned mapped guards: the `Arc` they keep needs `T: Send + Sync`, and `U`
 // follows the borrowed mapped guards.
-assert_not_send!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
-assert_not_sync!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
-assert_not_send!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
-assert_not_sync!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
-assert_not_send!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
-assert_not_sync!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
-assert_not_send!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
-assert_not_sync!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
-assert_not_send!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
-assert_not_sync!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
-assert_not_send!(OwnedMappedRwLockWriteGuard<u8, Rc<u8>>);
-assert_not_send!(OwnedMappedRwLockWriteGuard<u8, SyncNotSend>);
-assert_not_sync!(OwnedMappedRwLockWriteGuard<u8, Cell<u8>>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
+    assert_not_sync!(OwnedMappedRwLockReadGuard<Cell<u8>, u8>);
+    assert_not_send!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
+    assert_not_sync!(OwnedMappedRwLockReadGuard<SyncNotSend, u8>);
+    assert_not_send!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
+    assert_not_sync!(OwnedMappedRwLockReadGuard<u8, Cell<u8>>);
+    assert_not_send!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
+    assert_not_sync!(OwnedMappedRwLockWriteGuard<Cell<u8>, u8>);
+    assert_not_send!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
+    assert_not_sync!(OwnedMappedRwLockWriteGuard<SyncNotSend, u8>);
+    assert_not_send!(OwnedMappedRwLockWriteGuard<u8, Rc<u8>>);
+    assert_not_send!(OwnedMappedRwLockWriteGuard<u8, SyncNotSend>);
+    assert_not_sync!(OwnedMappedRwLockWriteGuard<u8, Cell<u8>>);
+};
 
 // RwLock futures are not Send where their guard is not.
 assert_not_send!(RwLockRead<'static, Cell<u8>>);
@@ -181,14 +206,17 @@ assert_not_send!(RwLockUpgradableRead<'static, Cell<u8>>);
 assert_not_send!(RwLockUpgradableRead<'static, SyncNotSend>);
 assert_not_send!(RwLockUpgrade<'static, Cell<u8>>);
 assert_not_send!(RwLockUpgrade<'static, SyncNotSend>);
-assert_not_send!(RwLockReadOwned<Cell<u8>>);
-assert_not_send!(RwLockReadOwned<SyncNotSend>);
-assert_not_send!(RwLockWriteOwned<Cell<u8>>);
-assert_not_send!(RwLockWriteOwned<SyncNotSend>);
-assert_not_send!(RwLockUpgradableReadOwned<Cell<u8>>);
-assert_not_send!(RwLockUpgradableReadOwned<SyncNotSend>);
-assert_not_send!(RwLockUpgradeOwned<Cell<u8>>);
-assert_not_send!(RwLockUpgradeOwned<SyncNotSend>);
+#[cfg(feature = "alloc")]
+const _: () = {
+    assert_not_send!(RwLockReadOwned<Cell<u8>>);
+    assert_not_send!(RwLockReadOwned<SyncNotSend>);
+    assert_not_send!(RwLockWriteOwned<Cell<u8>>);
+    assert_not_send!(RwLockWriteOwned<SyncNotSend>);
+    assert_not_send!(RwLockUpgradableReadOwned<Cell<u8>>);
+    assert_not_send!(RwLockUpgradableReadOwned<SyncNotSend>);
+    assert_not_send!(RwLockUpgradeOwned<Cell<u8>>);
+    assert_not_send!(RwLockUpgradeOwned<SyncNotSend>);
+};
 
 // Condvar waits resolve to a MutexGuard: not Send where it is not, nor
 // with a condition that is not Send.
@@ -215,14 +243,17 @@ fn lock_and_semaphore_types_are_send_and_sync() {
     is_sync::<Lock>();
     is_send::<LockGuard<'static>>();
     is_sync::<LockGuard<'static>>();
-    is_send::<OwnedLockGuard>();
-    is_sync::<OwnedLockGuard>();
     is_send::<Semaphore>();
     is_sync::<Semaphore>();
     is_send::<SemaphorePermit<'static>>();
     is_sync::<SemaphorePermit<'static>>();
-    is_send::<OwnedSemaphorePermit>();
-    is_sync::<OwnedSemaphorePermit>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<OwnedLockGuard>();
+        is_sync::<OwnedLockGuard>();
+        is_send::<OwnedSemaphorePermit>();
+        is_sync::<OwnedSemaphorePermit>();
+    }
 }
 
 #[test]
@@ -231,18 +262,24 @@ fn closable_semaphore_types_are_send_and_sync() {
     is_sync::<ClosableSemaphore>();
     is_send::<ClosableAcquire<'static>>();
     is_sync::<ClosableAcquire<'static>>();
-    is_send::<ClosableAcquireOwned>();
-    is_sync::<ClosableAcquireOwned>();
     is_future::<ClosableAcquire<'static>>();
-    is_future::<ClosableAcquireOwned>();
     is_fused::<ClosableAcquire<'static>>();
-    is_fused::<ClosableAcquireOwned>();
     is_send::<Closed>();
     is_sync::<Closed>();
     is_send::<TryAcquireError>();
     is_sync::<TryAcquireError>();
-    is_error::<Closed>();
-    is_error::<TryAcquireError>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<ClosableAcquireOwned>();
+        is_sync::<ClosableAcquireOwned>();
+        is_future::<ClosableAcquireOwned>();
+        is_fused::<ClosableAcquireOwned>();
+    }
+    #[cfg(feature = "std")]
+    {
+        is_error::<Closed>();
+        is_error::<TryAcquireError>();
+    }
 }
 
 #[test]
@@ -265,10 +302,13 @@ fn mutex_guards_follow_the_value() {
     is_send::<MutexGuard<'static, [u8]>>();
     is_sync::<MutexGuard<'static, [u8]>>();
 
-    is_send::<OwnedMutexGuard<u8>>();
-    is_sync::<OwnedMutexGuard<u8>>();
-    is_send::<OwnedMutexGuard<Cell<u8>>>();
-    is_send::<OwnedMutexGuard<[u8]>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<OwnedMutexGuard<u8>>();
+        is_sync::<OwnedMutexGuard<u8>>();
+        is_send::<OwnedMutexGuard<Cell<u8>>>();
+        is_send::<OwnedMutexGuard<[u8]>>();
+    }
 
     is_send::<MappedMutexGuard<'static, u8>>();
     is_sync::<MappedMutexGuard<'static, u8>>();
@@ -276,34 +316,40 @@ fn mutex_guards_follow_the_value() {
     is_send::<MappedMutexGuard<'static, [u8]>>();
     is_sync::<MappedMutexGuard<'static, str>>();
 
-    is_send::<OwnedMappedMutexGuard<u8, u8>>();
-    is_sync::<OwnedMappedMutexGuard<u8, u8>>();
-    is_send::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
-    is_sync::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
-    is_send::<OwnedMappedMutexGuard<u8, Cell<u8>>>();
-    is_send::<OwnedMappedMutexGuard<[u8], u8>>();
-    is_sync::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<OwnedMappedMutexGuard<u8, u8>>();
+        is_sync::<OwnedMappedMutexGuard<u8, u8>>();
+        is_send::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
+        is_sync::<OwnedMappedMutexGuard<Cell<u8>, u8>>();
+        is_send::<OwnedMappedMutexGuard<u8, Cell<u8>>>();
+        is_send::<OwnedMappedMutexGuard<[u8], u8>>();
+        is_sync::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
+    }
 }
 
 #[test]
 fn every_acquire_future_is_send_where_its_output_is() {
     is_send::<Acquire<'static>>();
-    is_send::<AcquireOwned>();
     is_send::<LockAcquire<'static>>();
-    is_send::<LockAcquireOwned>();
     is_send::<MutexLock<'static, u8>>();
-    is_send::<MutexLockOwned<u8>>();
     is_send::<MutexLock<'static, Cell<u8>>>();
-    is_send::<MutexLockOwned<Cell<u8>>>();
     is_send::<MutexLock<'static, [u8]>>();
-    is_send::<MutexLockOwned<[u8]>>();
 
     is_future::<Acquire<'static>>();
-    is_future::<AcquireOwned>();
     is_future::<LockAcquire<'static>>();
-    is_future::<LockAcquireOwned>();
     is_future::<MutexLock<'static, u8>>();
-    is_future::<MutexLockOwned<u8>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<AcquireOwned>();
+        is_send::<LockAcquireOwned>();
+        is_send::<MutexLockOwned<u8>>();
+        is_send::<MutexLockOwned<Cell<u8>>>();
+        is_send::<MutexLockOwned<[u8]>>();
+        is_future::<AcquireOwned>();
+        is_future::<LockAcquireOwned>();
+        is_future::<MutexLockOwned<u8>>();
+    }
 }
 
 #[test]
@@ -342,26 +388,32 @@ fn rwlock_guards_follow_the_value() {
     is_sync::<MappedRwLockWriteGuard<'static, SyncNotSend>>();
     is_send::<MappedRwLockWriteGuard<'static, [u8]>>();
 
-    is_send::<OwnedRwLockReadGuard<u8>>();
-    is_sync::<OwnedRwLockReadGuard<u8>>();
-    is_send::<OwnedRwLockWriteGuard<u8>>();
-    is_sync::<OwnedRwLockWriteGuard<u8>>();
-    is_send::<OwnedRwLockWriteGuard<[u8]>>();
-    is_send::<OwnedRwLockUpgradableReadGuard<u8>>();
-    is_sync::<OwnedRwLockUpgradableReadGuard<u8>>();
-    is_send::<OwnedRwLockUpgradableReadGuard<[u8]>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<OwnedRwLockReadGuard<u8>>();
+        is_sync::<OwnedRwLockReadGuard<u8>>();
+        is_send::<OwnedRwLockWriteGuard<u8>>();
+        is_sync::<OwnedRwLockWriteGuard<u8>>();
+        is_send::<OwnedRwLockWriteGuard<[u8]>>();
+        is_send::<OwnedRwLockUpgradableReadGuard<u8>>();
+        is_sync::<OwnedRwLockUpgradableReadGuard<u8>>();
+        is_send::<OwnedRwLockUpgradableReadGuard<[u8]>>();
+    }
 
     // Owned mapped guards: like their borrowed kin in `U`.
-    is_send::<OwnedMappedRwLockReadGuard<u8, u8>>();
-    is_sync::<OwnedMappedRwLockReadGuard<u8, u8>>();
-    is_send::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
-    is_sync::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
-    is_send::<OwnedMappedRwLockReadGuard<Vec<u8>, [u8]>>();
-    is_send::<OwnedMappedRwLockWriteGuard<u8, u8>>();
-    is_sync::<OwnedMappedRwLockWriteGuard<u8, u8>>();
-    is_send::<OwnedMappedRwLockWriteGuard<u8, Cell<u8>>>();
-    is_sync::<OwnedMappedRwLockWriteGuard<u8, SyncNotSend>>();
-    is_send::<OwnedMappedRwLockWriteGuard<Vec<u8>, [u8]>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<OwnedMappedRwLockReadGuard<u8, u8>>();
+        is_sync::<OwnedMappedRwLockReadGuard<u8, u8>>();
+        is_send::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
+        is_sync::<OwnedMappedRwLockReadGuard<u8, SyncNotSend>>();
+        is_send::<OwnedMappedRwLockReadGuard<Vec<u8>, [u8]>>();
+        is_send::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+        is_sync::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+        is_send::<OwnedMappedRwLockWriteGuard<u8, Cell<u8>>>();
+        is_sync::<OwnedMappedRwLockWriteGuard<u8, SyncNotSend>>();
+        is_send::<OwnedMappedRwLockWriteGuard<Vec<u8>, [u8]>>();
+    }
 }
 
 #[test]
@@ -373,21 +425,24 @@ fn rwlock_futures_are_send_where_their_guard_is() {
     is_send::<RwLockWrite<'static, [u8]>>();
     is_send::<RwLockUpgradableRead<'static, u8>>();
     is_send::<RwLockUpgrade<'static, u8>>();
-    is_send::<RwLockReadOwned<u8>>();
-    is_send::<RwLockWriteOwned<u8>>();
-    is_send::<RwLockUpgradableReadOwned<u8>>();
-    is_send::<RwLockUpgradableReadOwned<[u8]>>();
-    is_send::<RwLockUpgradeOwned<u8>>();
-    is_send::<RwLockUpgradeOwned<[u8]>>();
 
-    is_future::<RwLockUpgradableReadOwned<u8>>();
-    is_future::<RwLockUpgradeOwned<u8>>();
     is_future::<RwLockRead<'static, u8>>();
     is_future::<RwLockWrite<'static, u8>>();
     is_future::<RwLockUpgradableRead<'static, u8>>();
     is_future::<RwLockUpgrade<'static, u8>>();
-    is_future::<RwLockReadOwned<u8>>();
-    is_future::<RwLockWriteOwned<u8>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_send::<RwLockReadOwned<u8>>();
+        is_send::<RwLockWriteOwned<u8>>();
+        is_send::<RwLockUpgradableReadOwned<u8>>();
+        is_send::<RwLockUpgradableReadOwned<[u8]>>();
+        is_send::<RwLockUpgradeOwned<u8>>();
+        is_send::<RwLockUpgradeOwned<[u8]>>();
+        is_future::<RwLockUpgradableReadOwned<u8>>();
+        is_future::<RwLockUpgradeOwned<u8>>();
+        is_future::<RwLockReadOwned<u8>>();
+        is_future::<RwLockWriteOwned<u8>>();
+    }
 }
 
 #[test]
@@ -398,10 +453,13 @@ fn condvar_barrier_and_event_are_send_and_sync() {
     is_sync::<Barrier>();
     is_send::<Event>();
     is_sync::<Event>();
-    is_send::<WaitTimeoutResult>();
-    is_sync::<WaitTimeoutResult>();
     is_send::<BarrierWaitResult>();
     is_sync::<BarrierWaitResult>();
+    #[cfg(feature = "std")]
+    {
+        is_send::<WaitTimeoutResult>();
+        is_sync::<WaitTimeoutResult>();
+    }
 }
 
 #[test]
@@ -442,16 +500,19 @@ fn rwlock_and_condvar_futures_can_be_spawned_on_a_multi_threaded_runtime() {
         let read = RwLockWriteGuard::downgrade(write);
         futures::future::ready(()).await;
         drop(read);
-        let owned = lock.clone().write_owned().await;
-        futures::future::ready(()).await;
-        drop(owned);
-        let owned = lock.upgradable_read_owned().await;
-        futures::future::ready(()).await;
-        let owned = OwnedRwLockUpgradableReadGuard::upgrade(owned).await;
-        futures::future::ready(()).await;
-        let owned = OwnedRwLockWriteGuard::map(owned, |v| &mut v[..]);
-        futures::future::ready(()).await;
-        drop(owned);
+        #[cfg(feature = "alloc")]
+        {
+            let owned = lock.clone().write_owned().await;
+            futures::future::ready(()).await;
+            drop(owned);
+            let owned = lock.upgradable_read_owned().await;
+            futures::future::ready(()).await;
+            let owned = OwnedRwLockUpgradableReadGuard::upgrade(owned).await;
+            futures::future::ready(()).await;
+            let owned = OwnedRwLockWriteGuard::map(owned, |v| &mut v[..]);
+            futures::future::ready(()).await;
+            drop(owned);
+        }
         let mut flag = mutex.lock().await;
         *flag = true;
         condvar.notify_all();
@@ -488,8 +549,9 @@ fn futures_can_be_spawned_on_a_multi_threaded_runtime() {
         let mut value = mutex.lock().await;
         futures::future::ready(()).await;
         value.push(1);
-        let owned = mutex.clone().try_lock_owned();
-        assert!(owned.is_none());
+        assert!(mutex.try_lock().is_none());
+        #[cfg(feature = "alloc")]
+        assert!(mutex.clone().try_lock_owned().is_none());
         permit.permits() + value.len()
     }
     fn assert_send_future<F: std::future::Future + Send>(_: &F) {}
@@ -507,56 +569,62 @@ fn every_public_type_implements_debug() {
     is_debug::<Semaphore>();
     is_debug::<ClosableSemaphore>();
     is_debug::<ClosableAcquire<'static>>();
-    is_debug::<ClosableAcquireOwned>();
     is_debug::<Closed>();
     is_debug::<TryAcquireError>();
     is_debug::<SemaphorePermit<'static>>();
-    is_debug::<OwnedSemaphorePermit>();
     is_debug::<Acquire<'static>>();
-    is_debug::<AcquireOwned>();
     is_debug::<Lock>();
     is_debug::<LockGuard<'static>>();
-    is_debug::<OwnedLockGuard>();
     is_debug::<LockAcquire<'static>>();
-    is_debug::<LockAcquireOwned>();
     is_debug::<Mutex<u8>>();
     is_debug::<Mutex<[u8]>>();
     is_debug::<MutexGuard<'static, u8>>();
-    is_debug::<OwnedMutexGuard<u8>>();
-    is_debug::<OwnedMappedMutexGuard<u8, u8>>();
-    is_debug::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
-    is_debug::<OwnedRwLockUpgradableReadGuard<u8>>();
-    is_debug::<OwnedMappedRwLockReadGuard<u8, u8>>();
-    is_debug::<OwnedMappedRwLockWriteGuard<u8, u8>>();
-    is_debug::<RwLockUpgradableReadOwned<u8>>();
-    is_debug::<RwLockUpgradeOwned<u8>>();
     is_debug::<MappedMutexGuard<'static, u8>>();
     is_debug::<MutexLock<'static, u8>>();
-    is_debug::<MutexLockOwned<u8>>();
     is_debug::<RwLock<u8>>();
     is_debug::<RwLock<[u8]>>();
     is_debug::<RwLockReadGuard<'static, u8>>();
     is_debug::<RwLockWriteGuard<'static, u8>>();
     is_debug::<RwLockUpgradableReadGuard<'static, u8>>();
-    is_debug::<OwnedRwLockReadGuard<u8>>();
-    is_debug::<OwnedRwLockWriteGuard<u8>>();
     is_debug::<MappedRwLockReadGuard<'static, u8>>();
     is_debug::<MappedRwLockWriteGuard<'static, u8>>();
     is_debug::<RwLockRead<'static, u8>>();
     is_debug::<RwLockWrite<'static, u8>>();
     is_debug::<RwLockUpgradableRead<'static, u8>>();
     is_debug::<RwLockUpgrade<'static, u8>>();
-    is_debug::<RwLockReadOwned<u8>>();
-    is_debug::<RwLockWriteOwned<u8>>();
     is_debug::<Condvar>();
     is_debug::<CondvarWait<'static, 'static, u8>>();
     is_debug::<CondvarWaitWhile<'static, 'static, u8, fn(&mut u8) -> bool>>();
-    is_debug::<WaitTimeoutResult>();
     is_debug::<Barrier>();
     is_debug::<BarrierWait<'static>>();
     is_debug::<BarrierWaitResult>();
     is_debug::<Event>();
     is_debug::<EventWait<'static>>();
+    #[cfg(feature = "alloc")]
+    {
+        is_debug::<ClosableAcquireOwned>();
+        is_debug::<OwnedSemaphorePermit>();
+        is_debug::<AcquireOwned>();
+        is_debug::<OwnedLockGuard>();
+        is_debug::<LockAcquireOwned>();
+        is_debug::<OwnedMutexGuard<u8>>();
+        is_debug::<OwnedMappedMutexGuard<u8, u8>>();
+        is_debug::<OwnedMappedMutexGuard<Vec<u8>, [u8]>>();
+        is_debug::<OwnedRwLockUpgradableReadGuard<u8>>();
+        is_debug::<OwnedMappedRwLockReadGuard<u8, u8>>();
+        is_debug::<OwnedMappedRwLockWriteGuard<u8, u8>>();
+        is_debug::<RwLockUpgradableReadOwned<u8>>();
+        is_debug::<RwLockUpgradeOwned<u8>>();
+        is_debug::<MutexLockOwned<u8>>();
+        is_debug::<OwnedRwLockReadGuard<u8>>();
+        is_debug::<OwnedRwLockWriteGuard<u8>>();
+        is_debug::<RwLockReadOwned<u8>>();
+        is_debug::<RwLockWriteOwned<u8>>();
+    }
+    #[cfg(feature = "std")]
+    {
+        is_debug::<WaitTimeoutResult>();
+    }
 }
 
 #[test]

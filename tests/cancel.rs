@@ -18,14 +18,16 @@ use common::{
 use fairsync::{Lock, Mutex, Semaphore};
 use futures::task::noop_waker;
 
-#[cfg(feature = "alloc")]
 #[test]
 fn acquire_dropped_without_being_polled_leaves_no_trace() {
     let sem = Arc::new(Semaphore::new(2));
     drop(sem.acquire());
     drop(sem.acquire_many(2));
-    drop(Arc::clone(&sem).acquire_owned());
-    drop(Arc::clone(&sem).acquire_many_owned(2));
+    #[cfg(feature = "alloc")]
+    {
+        drop(Arc::clone(&sem).acquire_owned());
+        drop(Arc::clone(&sem).acquire_many_owned(2));
+    }
     assert_eq!((sem.available_permits(), sem.waiters()), (2, 0));
 
     // Also while contended, with a waiter queued.
@@ -34,6 +36,7 @@ fn acquire_dropped_without_being_polled_leaves_no_trace() {
     let mut waiter = pin!(sem.acquire());
     assert_pending(waiter.as_mut(), &waker, "waiter");
     drop(sem.acquire_many(2));
+    #[cfg(feature = "alloc")]
     drop(Arc::clone(&sem).acquire_owned());
     assert_eq!(sem.waiters(), 1);
     drop(held);
@@ -42,10 +45,12 @@ fn acquire_dropped_without_being_polled_leaves_no_trace() {
 
     let lock = Arc::new(Lock::new());
     drop(lock.acquire());
+    #[cfg(feature = "alloc")]
     drop(Arc::clone(&lock).acquire_owned());
     assert!(!lock.is_locked());
     let mutex = Arc::new(Mutex::new(1));
     drop(mutex.lock());
+    #[cfg(feature = "alloc")]
     drop(Arc::clone(&mutex).lock_owned());
     assert!(!mutex.is_locked());
 }
@@ -120,13 +125,16 @@ fn granted_acquire_dropped_before_its_next_poll_passes_the_permit_on() {
     assert_eq!((sem.available_permits(), sem.waiters()), (1, 0));
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn granted_weighted_acquire_dropped_passes_all_its_permits_on() {
     let sem = Arc::new(Semaphore::new(3));
     let held = sem.try_acquire_many(3).unwrap();
     let waker = noop_waker();
+    // Owned where available: owned and borrowed futures share one line.
+    #[cfg(feature = "alloc")]
     let mut a = Box::pin(Arc::clone(&sem).acquire_many_owned(3));
+    #[cfg(not(feature = "alloc"))]
+    let mut a = Box::pin(sem.acquire_many(3));
     let mut b = pin!(sem.acquire_many(2));
     let mut c = pin!(sem.acquire_many(1));
     assert_pending(a.as_mut(), &waker, "a");
@@ -166,13 +174,16 @@ fn weighted_head_dropped_with_a_partial_grant_passes_its_permits_on() {
     assert_eq!(sem.available_permits(), 4, "permits conserved");
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn partial_grant_larger_than_the_next_request_feeds_the_whole_line() {
     let sem = Arc::new(Semaphore::new(5));
     let mut held = sem.try_acquire_many(5).unwrap();
     let waker = noop_waker();
+    // Owned where available: owned and borrowed futures share one line.
+    #[cfg(feature = "alloc")]
     let mut head = Box::pin(Arc::clone(&sem).acquire_many_owned(4));
+    #[cfg(not(feature = "alloc"))]
+    let mut head = Box::pin(sem.acquire_many(4));
     let mut b = pin!(sem.acquire());
     let mut c = pin!(sem.acquire());
     assert_pending(head.as_mut(), &waker, "head");
@@ -190,7 +201,6 @@ fn partial_grant_larger_than_the_next_request_feeds_the_whole_line() {
     assert_eq!(sem.available_permits(), 5);
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn dropped_lock_and_mutex_futures_pass_ownership_on() {
     let lock = Lock::new();
@@ -212,7 +222,11 @@ fn dropped_lock_and_mutex_futures_pass_ownership_on() {
     let mutex = Arc::new(Mutex::new(0));
     let mut guard = mutex.try_lock().unwrap();
     *guard = 7;
+    // Owned where available: owned and borrowed futures share one line.
+    #[cfg(feature = "alloc")]
     let mut a = Box::pin(Arc::clone(&mutex).lock_owned());
+    #[cfg(not(feature = "alloc"))]
+    let mut a = Box::pin(mutex.lock());
     let mut b = pin!(mutex.lock());
     assert_pending(a.as_mut(), &waker, "a");
     assert_pending(b.as_mut(), &waker, "b");
@@ -228,7 +242,6 @@ fn dropped_lock_and_mutex_futures_pass_ownership_on() {
 
 // ---------------------------------------------------------------- runtimes
 
-#[cfg(feature = "alloc")]
 #[test]
 fn acquire_cancelled_by_the_runtime_timeout_leaves_no_waiter() {
     on_all_runtimes(|rt| async move {
@@ -239,9 +252,17 @@ fn acquire_cancelled_by_the_runtime_timeout_leaves_no_waiter() {
         assert_eq!(sem.waiters(), 0);
 
         // A waiter queued before a timed-out one still gets the permit.
+        #[cfg(feature = "alloc")]
         let first = rt.spawn({
             let sem = Arc::clone(&sem);
             async move { sem.acquire_owned().await }
+        });
+        // Without owned permits the task cannot hand its permit out, so it
+        // forgets it, and it is given back below.
+        #[cfg(not(feature = "alloc"))]
+        let first = rt.spawn({
+            let sem = Arc::clone(&sem);
+            async move { sem.acquire().await.forget() }
         });
         rt.wait_until("the first task is queued", || sem.waiters() == 1)
             .await;
@@ -249,9 +270,18 @@ fn acquire_cancelled_by_the_runtime_timeout_leaves_no_waiter() {
         assert!(lost.is_none());
         assert_eq!(sem.waiters(), 1);
         drop(held);
-        let permit = first.await;
-        assert_eq!(sem.available_permits(), 0);
-        drop(permit);
+        #[cfg(feature = "alloc")]
+        {
+            let permit = first.await;
+            assert_eq!(sem.available_permits(), 0);
+            drop(permit);
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            first.await;
+            assert_eq!(sem.available_permits(), 0);
+            sem.add_permits(1);
+        }
 
         // A timeout that does not expire yields the permit.
         let got = rt.timeout(Duration::from_secs(10), sem.acquire()).await;
@@ -357,7 +387,6 @@ fn smol_timeout_cancellation_conserves_permits() {
 /// Many tasks acquire random weights under short timeouts while others hold
 /// and release: cancellations race grants. No more permits than exist are
 /// ever in use, and in the end every permit is back and nobody waits.
-#[cfg(feature = "alloc")]
 #[test]
 fn cancellation_racing_grants_conserves_permits_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -377,16 +406,20 @@ fn cancellation_racing_grants_conserves_permits_on_every_runtime() {
                 for _ in 0..ROUNDS {
                     let n = rng.range(1, TOTAL);
                     let wait = Duration::from_micros(rng.range(0, 1500) as u64);
-                    let permit: Option<Box<dyn Send + '_>> = if rng.range(0, 1) == 0 {
-                        let fut = sem.acquire_many(n);
-                        rt.timeout(wait, fut)
-                            .await
-                            .map(|p| Box::new(p) as Box<dyn Send>)
-                    } else {
-                        let fut = Arc::clone(&sem).acquire_many_owned(n);
-                        rt.timeout(wait, fut)
-                            .await
-                            .map(|p| Box::new(p) as Box<dyn Send>)
+                    let permit: Option<Box<dyn Send + '_>> = match rng.range(0, 1) {
+                        #[cfg(feature = "alloc")]
+                        1 => {
+                            let fut = Arc::clone(&sem).acquire_many_owned(n);
+                            rt.timeout(wait, fut)
+                                .await
+                                .map(|p| Box::new(p) as Box<dyn Send>)
+                        }
+                        _ => {
+                            let fut = sem.acquire_many(n);
+                            rt.timeout(wait, fut)
+                                .await
+                                .map(|p| Box::new(p) as Box<dyn Send>)
+                        }
                     };
                     if let Some(permit) = permit {
                         let now = in_use.fetch_add(n, Ordering::SeqCst) + n;

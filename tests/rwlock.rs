@@ -641,15 +641,17 @@ fn granted_upgrade_dropped_before_its_next_poll_releases_the_write_lock() {
 
 // ------------------------------------------------------------ cancellation
 
-#[cfg(feature = "alloc")]
 #[test]
 fn read_and_write_futures_dropped_before_their_first_poll_leave_no_trace() {
     let lock = Arc::new(RwLock::new(0));
     drop(lock.read());
     drop(lock.write());
     drop(lock.upgradable_read());
-    drop(Arc::clone(&lock).read_owned());
-    drop(Arc::clone(&lock).write_owned());
+    #[cfg(feature = "alloc")]
+    {
+        drop(Arc::clone(&lock).read_owned());
+        drop(Arc::clone(&lock).write_owned());
+    }
     assert_free(&lock);
     let writer = lock.try_write().unwrap();
     drop(lock.read());
@@ -825,19 +827,22 @@ fn panics(f: impl FnOnce()) -> bool {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn guards_release_during_unwinding_also_when_a_map_closure_panics() {
     let lock = Arc::new(RwLock::new(1));
     assert!(panics(|| {
         let _read = lock.try_read().unwrap();
+        #[cfg(feature = "alloc")]
         let _owned = lock.try_read_owned().unwrap();
         let _upgradable = lock.try_upgradable_read().unwrap();
         panic!("boom");
     }));
     assert_free(&lock);
     assert!(panics(|| {
+        #[cfg(feature = "alloc")]
         let _write = lock.try_write_owned().unwrap();
+        #[cfg(not(feature = "alloc"))]
+        let _write = lock.try_write().unwrap();
         panic!("boom");
     }));
     assert_free(&lock);
@@ -995,16 +1000,22 @@ fn guard_rwlock_returns_the_locked_lock() {
     assert!(std::ptr::eq(RwLockWriteGuard::rwlock(&write), &b));
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn unsized_values_through_arc_coercion() {
     let lock: Arc<RwLock<[u8]>> = Arc::new(RwLock::new([1u8, 2, 3]));
     lock.try_write().unwrap()[0] = 10;
     assert_eq!(&*lock.try_read().unwrap(), &[10, 2, 3]);
-    let mut owned = futures::executor::block_on(Arc::clone(&lock).write_owned());
-    owned[2] = 30;
-    drop(owned);
-    assert_eq!(&*lock.try_read_owned().unwrap(), &[10, 2, 30]);
+    #[cfg(feature = "alloc")]
+    {
+        let mut owned = futures::executor::block_on(Arc::clone(&lock).write_owned());
+        owned[2] = 30;
+        drop(owned);
+        assert_eq!(&*lock.try_read_owned().unwrap(), &[10, 2, 30]);
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        futures::executor::block_on(lock.write())[2] = 30;
+    }
     let text = format!("{lock:?}");
     assert!(text.contains("[10, 2, 30]"), "{text}");
     let boxed: Box<RwLock<dyn Debug + Send + Sync>> = Box::new(RwLock::new(5u8));
@@ -1041,7 +1052,6 @@ fn debug_shows_the_value_only_when_try_read_succeeds() {
     });
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn guards_format_exactly_like_the_value_and_futures_implement_debug() {
     let lock = Arc::new(RwLock::new(1234.5f64));
@@ -1063,7 +1073,9 @@ fn guards_format_exactly_like_the_value_and_futures_implement_debug() {
         format!("{:?}", lock.read()),
         format!("{:?}", lock.write()),
         format!("{:?}", lock.upgradable_read()),
+        #[cfg(feature = "alloc")]
         format!("{:?}", Arc::clone(&lock).read_owned()),
+        #[cfg(feature = "alloc")]
         format!("{:?}", Arc::clone(&lock).write_owned()),
     ] {
         assert!(text.contains("idle"), "{text}");
@@ -1257,7 +1269,6 @@ fn max_timeouts_wait_without_panicking() {
 
 // ------------------------------------------------------------ runtimes
 
-#[cfg(feature = "alloc")]
 #[test]
 fn readers_and_writers_keep_the_invariant_on_every_runtime() {
     on_all_runtimes(|rt| async move {
@@ -1302,17 +1313,19 @@ fn readers_and_writers_keep_the_invariant_on_every_runtime() {
             let lock = Arc::clone(&lock);
             tasks.push(rt.spawn(async move {
                 for _ in 0..ROUNDS {
-                    if i % 2 == 0 {
-                        let guard = lock.read().await;
-                        assert_eq!(guard.0, guard.1, "torn read");
-                        rt.yield_now().await;
-                        assert_eq!(guard.0, guard.1, "written under a reader");
-                    } else {
+                    // Owned readers share the lock like borrowed ones.
+                    #[cfg(feature = "alloc")]
+                    if i % 2 == 1 {
                         let guard = Arc::clone(&lock).read_owned().await;
-                        assert_eq!(guard.0, guard.1, "torn read");
+                        assert_eq!(guard.0, guard.1, "torn read by reader {i}");
                         rt.yield_now().await;
-                        assert_eq!(guard.0, guard.1, "written under a reader");
+                        assert_eq!(guard.0, guard.1, "written under reader {i}");
+                        continue;
                     }
+                    let guard = lock.read().await;
+                    assert_eq!(guard.0, guard.1, "torn read by reader {i}");
+                    rt.yield_now().await;
+                    assert_eq!(guard.0, guard.1, "written under reader {i}");
                 }
             }));
         }
@@ -1407,7 +1420,6 @@ fn lock_is_granted_in_fifo_order_on_every_runtime() {
     });
 }
 
-#[cfg(feature = "alloc")]
 #[test]
 fn futures_cancelled_by_the_runtime_timeout_leave_no_waiter() {
     on_all_runtimes(|rt| async move {
@@ -1429,9 +1441,15 @@ fn futures_cancelled_by_the_runtime_timeout_leave_no_waiter() {
         assert_free(&lock);
 
         let writer = lock.try_write().unwrap();
+        #[cfg(feature = "alloc")]
         let queued = rt.spawn({
             let lock = Arc::clone(&lock);
             async move { *lock.read_owned().await }
+        });
+        #[cfg(not(feature = "alloc"))]
+        let queued = rt.spawn({
+            let lock = Arc::clone(&lock);
+            async move { *lock.read().await }
         });
         rt.wait_until("the reader is queued", || lock.waiters() == 1)
             .await;
