@@ -36,6 +36,18 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
     }
 }
 
+/// Whether this thread is inside a blocking call: its polls then come from
+/// the thread's parker, so `diagnostics` names the thread, not a task.
+#[cfg(all(feature = "diagnostics", not(fairsync_loom)))]
+pub(crate) fn in_blocking_call() -> bool {
+    PARKER.try_with(|cached| cached.in_use.get()).unwrap_or(false)
+}
+
+#[cfg(all(feature = "diagnostics", fairsync_loom))]
+pub(crate) fn in_blocking_call() -> bool {
+    false
+}
+
 #[cfg(not(fairsync_loom))]
 std::thread_local! {
     // One parker per thread, so a blocking call does not allocate.

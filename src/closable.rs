@@ -17,6 +17,7 @@ use pin_project_lite::pin_project;
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 use crate::semaphore::check_request;
+use crate::track::Held;
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 #[cfg(feature = "alloc")]
@@ -84,6 +85,14 @@ impl HasQueue for ClosableSemaphore {
     fn queue(&self) -> &RawSemaphore {
         self.sem.queue()
     }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        crate::track::Info {
+            kind: "ClosableSemaphore",
+            ..self.sem.info()
+        }
+    }
 }
 
 impl ClosableSemaphore {
@@ -145,6 +154,7 @@ impl ClosableSemaphore {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire(&self) -> ClosableAcquire<'_> {
         self.acquire_many(1)
     }
@@ -174,6 +184,7 @@ impl ClosableSemaphore {
     ///
     /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many(&self, n: usize) -> ClosableAcquire<'_> {
         ClosableAcquire {
             inner: RawAcquire::new(self, n),
@@ -199,6 +210,7 @@ impl ClosableSemaphore {
     #[cfg(feature = "alloc")]
     #[inline]
     #[doc(alias = "acquire_arc")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned(self: &Arc<Self>) -> ClosableAcquireOwned {
         self.acquire_many_owned(1)
     }
@@ -224,6 +236,7 @@ impl ClosableSemaphore {
     /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[cfg(feature = "alloc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> ClosableAcquireOwned {
         ClosableAcquireOwned {
             inner: RawAcquire::new(Arc::clone(self), n),
@@ -248,6 +261,7 @@ impl ClosableSemaphore {
     /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -271,9 +285,10 @@ impl ClosableSemaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.try_take(n)
-            .map(|()| SemaphorePermit::from_closable(self, n))
+        self.try_take(n)?;
+        Ok(SemaphorePermit::from_closable(self, n, Held::tried(self, n)))
     }
 
     /// Like [`try_acquire`](Self::try_acquire), holding the semaphore by
@@ -292,6 +307,7 @@ impl ClosableSemaphore {
     #[cfg(feature = "alloc")]
     #[doc(alias = "try_acquire_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
@@ -315,12 +331,17 @@ impl ClosableSemaphore {
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[cfg(feature = "alloc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_many_owned(
         self: &Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
-        self.try_take(n)
-            .map(|()| OwnedSemaphorePermit::from_closable(Arc::clone(self), n))
+        self.try_take(n)?;
+        Ok(OwnedSemaphorePermit::from_closable(
+            Arc::clone(self),
+            n,
+            Held::tried(&**self, n),
+        ))
     }
 
     /// The fast path of every acquire: takes `n` permits from the counter.
@@ -369,6 +390,7 @@ impl ClosableSemaphore {
     /// drop(held);
     /// ```
     #[doc(alias = "blocking_acquire")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, Closed> {
         self.acquire_many_blocking(1)
     }
@@ -399,9 +421,10 @@ impl ClosableSemaphore {
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, Closed> {
-        match self.try_acquire_many(n) {
-            Ok(permit) => Ok(permit),
+        match self.try_take(n) {
+            Ok(()) => Ok(SemaphorePermit::from_closable(self, n, Held::blocking(self, n))),
             Err(TryAcquireError::Closed) => Err(Closed),
             Err(TryAcquireError::NoPermits) => wait_forever(self.acquire_many(n)),
         }
@@ -425,6 +448,7 @@ impl ClosableSemaphore {
     /// assert_eq!(sem.acquire_owned_blocking().unwrap_err(), Closed);
     /// ```
     #[doc(alias("acquire_arc_blocking", "blocking_acquire_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, Closed> {
         self.acquire_many_owned_blocking(1)
     }
@@ -451,12 +475,17 @@ impl ClosableSemaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[doc(alias = "blocking_acquire_many_owned")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_owned_blocking(
         self: &Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, Closed> {
-        match self.try_acquire_many_owned(n) {
-            Ok(permit) => Ok(permit),
+        match self.try_take(n) {
+            Ok(()) => Ok(OwnedSemaphorePermit::from_closable(
+                Arc::clone(self),
+                n,
+                Held::blocking(&**self, n),
+            )),
             Err(TryAcquireError::Closed) => Err(Closed),
             Err(TryAcquireError::NoPermits) => wait_forever(self.acquire_many_owned(n)),
         }
@@ -490,6 +519,7 @@ impl ClosableSemaphore {
     /// drop(held);
     /// ```
     #[doc(alias = "try_acquire_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking_timeout(
         &self,
         timeout: Duration,
@@ -521,19 +551,21 @@ impl ClosableSemaphore {
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_blocking_timeout(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        match self.try_acquire_many(n) {
+        match self.try_take(n) {
+            Ok(()) => Ok(SemaphorePermit::from_closable(self, n, Held::blocking(self, n))),
             Err(TryAcquireError::NoPermits) if !timeout.is_zero() => {
                 match block_on(self.acquire_many(n), deadline(timeout)) {
                     Some(acquired) => acquired.map_err(TryAcquireError::from),
                     None => Err(TryAcquireError::NoPermits),
                 }
             }
-            tried => tried,
+            Err(error) => Err(error),
         }
     }
 }
@@ -698,11 +730,13 @@ impl ClosableSemaphore {
 
 impl fmt::Debug for ClosableSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClosableSemaphore")
-            .field("available_permits", &self.available_permits())
+        let mut d = f.debug_struct("ClosableSemaphore");
+        d.field("available_permits", &self.available_permits())
             .field("waiters", &self.waiters())
-            .field("is_closed", &self.is_closed())
-            .finish()
+            .field("is_closed", &self.is_closed());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_fields(&mut d, self.queue());
+        d.finish()
     }
 }
 
@@ -782,7 +816,7 @@ macro_rules! closable_future {
                 inner
                     .as_mut()
                     .poll_closable(cx)
-                    .map(|granted| granted.map(|sem| $permit::from_closable(sem, permits)))
+                    .map(|granted| granted.map(|(sem, held)| $permit::from_closable(sem, permits, held)))
             }
         }
 

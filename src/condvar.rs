@@ -19,6 +19,7 @@ use crate::queue::pin_on_stack;
 use crate::queue::{Arrival, RawNotify, RawWait};
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
+use crate::track::Site;
 
 /// Lets tasks and threads holding a [`Mutex`] wait until another one
 /// changes the guarded value and notifies them.
@@ -104,8 +105,19 @@ impl Condvar {
     /// futures::join!(waiter, starter);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait<'a, 'b, T: ?Sized>(&'b self, guard: MutexGuard<'a, T>) -> CondvarWait<'a, 'b, T> {
+        self.wait_at(guard, Site::caller())
+    }
+
+    /// Like [`wait`](Self::wait), on behalf of a caller at `site`.
+    fn wait_at<'a, 'b, T: ?Sized>(
+        &'b self,
+        guard: MutexGuard<'a, T>,
+        site: Site,
+    ) -> CondvarWait<'a, 'b, T> {
         CondvarWait {
+            site,
             mutex: MutexGuard::mutex(&guard),
             guard: Some(guard),
             phase: Phase::Register,
@@ -138,6 +150,7 @@ impl Condvar {
     /// assert_eq!(seen, 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_while<'a, 'b, T: ?Sized, F: FnMut(&mut T) -> bool>(
         &'b self,
         guard: MutexGuard<'a, T>,
@@ -180,6 +193,7 @@ impl Condvar {
     /// pair.1.notify_one();
     /// waiter.join().unwrap();
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_blocking<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         wait_forever(self.wait(guard))
     }
@@ -190,6 +204,7 @@ impl Condvar {
     /// single-threaded runtime, parking the only thread that could notify
     /// is a deadlock; on a multi-threaded one it takes a worker away until
     /// the notification. From async code use [`wait`](Self::wait).
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_while_blocking<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -220,6 +235,7 @@ impl Condvar {
     /// assert!(result.timed_out());
     /// ```
     #[doc(alias = "wait_timeout")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_blocking_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -328,6 +344,8 @@ pin_project! {
     /// The future of [`Condvar::wait`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct CondvarWait<'a, 'b, T: ?Sized> {
+        // Where `wait` was called: the re-lock's site (`diagnostics`).
+        site: Site,
         mutex: &'a Mutex<T>,
         guard: Option<MutexGuard<'a, T>>,
         phase: Phase,
@@ -377,7 +395,7 @@ impl<'a, T: ?Sized> CondvarWait<'a, '_, T> {
             Phase::Waiting => {
                 let notified = this.wait.as_mut().cancel();
                 *this.phase = Phase::Relocking;
-                this.relock.set(Some(this.mutex.lock()));
+                this.relock.set(Some(this.mutex.lock_at(*this.site)));
                 notified
             }
             Phase::Relocking => true,
@@ -404,7 +422,7 @@ impl<'a, T: ?Sized> Future for CondvarWait<'a, '_, T> {
                 Phase::Waiting => {
                     ready!(this.wait.as_mut().poll_wait(cx, |_| Arrival::Wait));
                     *this.phase = Phase::Relocking;
-                    this.relock.set(Some(this.mutex.lock()));
+                    this.relock.set(Some(this.mutex.lock_at(*this.site)));
                 }
                 Phase::Relocking => {
                     let relock = this.relock.as_mut().as_pin_mut().expect("relocking");
@@ -455,8 +473,9 @@ impl<'a, T: ?Sized, F: FnMut(&mut T) -> bool> Future for CondvarWaitWhile<'a, '_
                     return Poll::Ready(this.wait.as_mut().finish_early());
                 }
             }
+            let site = this.wait.site;
             let guard = ready!(this.wait.as_mut().poll(cx));
-            this.wait.set(this.condvar.wait(guard));
+            this.wait.set(this.condvar.wait_at(guard, site));
         }
     }
 }

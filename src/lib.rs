@@ -53,6 +53,9 @@ mod barrier;
 mod blocking;
 mod closable;
 mod condvar;
+#[cfg(feature = "diagnostics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+pub mod diagnostics;
 mod event;
 mod lock;
 mod mutex;
@@ -60,6 +63,7 @@ mod queue;
 mod rwlock;
 mod semaphore;
 mod sync;
+mod track;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use closable::{ClosableAcquire, ClosableSemaphore, Closed, TryAcquireError};

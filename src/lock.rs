@@ -17,6 +17,7 @@ use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
+use crate::track::Held;
 
 /// A lock with no data inside, like Python's `threading.Lock`: it marks a
 /// critical section. Use [`Mutex`](crate::Mutex) when the section guards a
@@ -54,6 +55,11 @@ impl HasQueue for Lock {
     #[inline]
     fn queue(&self) -> &RawSemaphore {
         &self.raw
+    }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        crate::track::Info::exclusive("Lock")
     }
 }
 
@@ -103,6 +109,7 @@ impl Lock {
     /// ```
     #[doc(alias = "lock")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire(&self) -> LockAcquire<'_> {
         LockAcquire {
             inner: RawAcquire::new(self, 1),
@@ -134,8 +141,15 @@ impl Lock {
     /// ```
     #[doc(alias = "try_lock")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.raw.try_acquire(1).then(|| LockGuard { lock: self })
+        if !self.raw.try_acquire(1) {
+            return None;
+        }
+        Some(LockGuard {
+            lock: self,
+            held: Held::tried(self, 1),
+        })
     }
 
     /// Blocks the current thread until it holds the lock, queueing in the
@@ -167,9 +181,15 @@ impl Lock {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias("blocking_lock", "lock_blocking"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking(&self) -> LockGuard<'_> {
-        self.try_acquire()
-            .unwrap_or_else(|| wait_forever(self.acquire()))
+        if self.raw.try_acquire(1) {
+            return LockGuard {
+                lock: self,
+                held: Held::blocking(self, 1),
+            };
+        }
+        wait_forever(self.acquire())
     }
 
     /// Blocks the current thread for at most `timeout` waiting for the
@@ -197,12 +217,18 @@ impl Lock {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "try_lock_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        if timeout.is_zero() {
-            return self.try_acquire();
+        if self.raw.try_acquire(1) {
+            return Some(LockGuard {
+                lock: self,
+                held: Held::blocking(self, 1),
+            });
         }
-        self.try_acquire()
-            .or_else(|| block_on(self.acquire(), deadline(timeout)))
+        if timeout.is_zero() {
+            return None;
+        }
+        block_on(self.acquire(), deadline(timeout))
     }
 
     /// Like [`acquire`](Self::acquire), holding the lock by `Arc` so the
@@ -223,6 +249,7 @@ impl Lock {
     #[cfg(feature = "alloc")]
     #[doc(alias("acquire_arc", "lock_arc", "lock_owned"))]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned(self: &Arc<Self>) -> LockAcquireOwned {
         LockAcquireOwned {
             inner: RawAcquire::new(Arc::clone(self), 1),
@@ -243,9 +270,14 @@ impl Lock {
     #[cfg(feature = "alloc")]
     #[doc(alias("try_acquire_arc", "try_lock_arc", "try_lock_owned"))]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedLockGuard> {
-        self.raw.try_acquire(1).then(|| OwnedLockGuard {
+        if !self.raw.try_acquire(1) {
+            return None;
+        }
+        Some(OwnedLockGuard {
             lock: Arc::clone(self),
+            held: Held::tried(&**self, 1),
         })
     }
 
@@ -267,9 +299,15 @@ impl Lock {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias("acquire_arc_blocking", "lock_arc_blocking", "blocking_lock_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedLockGuard {
-        self.try_acquire_owned()
-            .unwrap_or_else(|| wait_forever(self.acquire_owned()))
+        if self.raw.try_acquire(1) {
+            return OwnedLockGuard {
+                lock: Arc::clone(self),
+                held: Held::blocking(&**self, 1),
+            };
+        }
+        wait_forever(self.acquire_owned())
     }
 
     /// Whether someone holds the lock. Stays `true` while ownership passes
@@ -331,10 +369,12 @@ impl Default for Lock {
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("is_locked", &self.is_locked())
-            .field("waiters", &self.waiters())
-            .finish()
+        let mut d = f.debug_struct("Lock");
+        d.field("is_locked", &self.is_locked())
+            .field("waiters", &self.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_fields(&mut d, &self.raw);
+        d.finish()
     }
 }
 
@@ -342,6 +382,7 @@ impl fmt::Debug for Lock {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct LockGuard<'a> {
     lock: &'a Lock,
+    held: Held,
 }
 
 impl<'a> LockGuard<'a> {
@@ -356,6 +397,7 @@ impl<'a> LockGuard<'a> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct OwnedLockGuard {
     lock: Arc<Lock>,
+    held: Held,
 }
 
 #[cfg(feature = "alloc")]
@@ -369,6 +411,7 @@ impl OwnedLockGuard {
 impl Drop for LockGuard<'_> {
     #[inline]
     fn drop(&mut self) {
+        self.held.end();
         self.lock.raw.release(1);
     }
 }
@@ -377,6 +420,7 @@ impl Drop for LockGuard<'_> {
 impl Drop for OwnedLockGuard {
     #[inline]
     fn drop(&mut self) {
+        self.held.end();
         self.lock.raw.release(1);
     }
 }
@@ -418,7 +462,10 @@ impl<'a> Future for LockAcquire<'a> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map(|lock| LockGuard { lock })
+        self.project()
+            .inner
+            .poll(cx)
+            .map(|(lock, held)| LockGuard { lock, held })
     }
 }
 
@@ -431,7 +478,7 @@ impl Future for LockAcquireOwned {
         self.project()
             .inner
             .poll(cx)
-            .map(|lock| OwnedLockGuard { lock })
+            .map(|(lock, held)| OwnedLockGuard { lock, held })
     }
 }
 

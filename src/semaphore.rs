@@ -17,6 +17,7 @@ use crate::blocking::{block_on, deadline};
 use crate::closable::ClosableSemaphore;
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 use crate::sync::{AtomicUsize, Ordering};
+use crate::track::Held;
 
 /// A counting semaphore: a pool of interchangeable permits.
 ///
@@ -58,6 +59,11 @@ impl HasQueue for Semaphore {
     #[inline]
     fn queue(&self) -> &RawSemaphore {
         &self.raw
+    }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        crate::track::Info::permits("Semaphore", self.total.load(Ordering::Relaxed))
     }
 }
 
@@ -119,6 +125,7 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
     }
@@ -148,6 +155,7 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             inner: RawAcquire::new(self, n),
@@ -177,6 +185,7 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.try_acquire_many(1)
     }
@@ -200,11 +209,16 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
         check_request(n);
-        self.raw.try_acquire(n).then(|| SemaphorePermit {
+        if !self.raw.try_acquire(n) {
+            return None;
+        }
+        Some(SemaphorePermit {
             sem: Source::Plain(self),
             permits: n,
+            held: Held::tried(self, n),
         })
     }
 }
@@ -237,6 +251,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     #[doc(alias = "blocking_acquire")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking(&self) -> SemaphorePermit<'_> {
         self.acquire_many_blocking(1)
     }
@@ -268,11 +283,19 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[doc(alias = "blocking_acquire_many")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_blocking(&self, n: usize) -> SemaphorePermit<'_> {
         // The fast path first: it keeps FIFO (it fails while anyone waits)
         // and skips the blocking machinery when uncontended.
-        self.try_acquire_many(n)
-            .unwrap_or_else(|| wait_forever(self.acquire_many(n)))
+        check_request(n);
+        if self.raw.try_acquire(n) {
+            return SemaphorePermit {
+                sem: Source::Plain(self),
+                permits: n,
+                held: Held::blocking(self, n),
+            };
+        }
+        wait_forever(self.acquire_many(n))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for a permit,
@@ -300,6 +323,7 @@ impl Semaphore {
     /// assert!(sem.acquire_blocking_timeout(Duration::ZERO).is_some());
     /// ```
     #[doc(alias = "try_acquire_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.acquire_many_blocking_timeout(1, timeout)
     }
@@ -328,16 +352,24 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_blocking_timeout(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Option<SemaphorePermit<'_>> {
-        if timeout.is_zero() {
-            return self.try_acquire_many(n);
+        check_request(n);
+        if self.raw.try_acquire(n) {
+            return Some(SemaphorePermit {
+                sem: Source::Plain(self),
+                permits: n,
+                held: Held::blocking(self, n),
+            });
         }
-        self.try_acquire_many(n)
-            .or_else(|| block_on(self.acquire_many(n), deadline(timeout)))
+        if timeout.is_zero() {
+            return None;
+        }
+        block_on(self.acquire_many(n), deadline(timeout))
     }
 }
 
@@ -360,6 +392,7 @@ impl Semaphore {
     /// ```
     #[inline]
     #[doc(alias = "acquire_arc")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
@@ -384,6 +417,7 @@ impl Semaphore {
     ///
     /// At the call, if `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             inner: RawAcquire::new(Arc::clone(self), n),
@@ -404,6 +438,7 @@ impl Semaphore {
     /// ```
     #[doc(alias = "try_acquire_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedSemaphorePermit> {
         self.try_acquire_many_owned(1)
     }
@@ -427,11 +462,16 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_many_owned(self: &Arc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
         check_request(n);
-        self.raw.try_acquire(n).then(|| OwnedSemaphorePermit {
+        if !self.raw.try_acquire(n) {
+            return None;
+        }
+        Some(OwnedSemaphorePermit {
             sem: OwnedSource::Plain(Arc::clone(self)),
             permits: n,
+            held: Held::tried(&**self, n),
         })
     }
 }
@@ -455,6 +495,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     #[doc(alias("acquire_arc_blocking", "blocking_acquire_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> OwnedSemaphorePermit {
         self.acquire_many_owned_blocking(1)
     }
@@ -481,9 +522,17 @@ impl Semaphore {
     ///
     /// If `n` is more than [`MAX_PERMITS`](Self::MAX_PERMITS).
     #[doc(alias = "blocking_acquire_many_owned")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_owned_blocking(self: &Arc<Self>, n: usize) -> OwnedSemaphorePermit {
-        self.try_acquire_many_owned(n)
-            .unwrap_or_else(|| wait_forever(self.acquire_many_owned(n)))
+        check_request(n);
+        if self.raw.try_acquire(n) {
+            return OwnedSemaphorePermit {
+                sem: OwnedSource::Plain(Arc::clone(self)),
+                permits: n,
+                held: Held::blocking(&**self, n),
+            };
+        }
+        wait_forever(self.acquire_many_owned(n))
     }
 }
 
@@ -529,6 +578,8 @@ impl Semaphore {
                  Semaphore::MAX_PERMITS ({MAX_PERMITS})"
             );
         }
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::set_capacity(&self.raw, self.total.load(Ordering::Relaxed));
         self.raw.release(n);
     }
 
@@ -552,6 +603,8 @@ impl Semaphore {
     pub fn forget_permits(&self, n: usize) -> usize {
         let taken = self.raw.forget(n);
         self.total.fetch_sub(taken, Ordering::Relaxed);
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::set_capacity(&self.raw, self.total.load(Ordering::Relaxed));
         taken
     }
 
@@ -617,10 +670,12 @@ pub(crate) fn wait_forever<F: Future>(future: F) -> F::Output {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Semaphore")
-            .field("available_permits", &self.available_permits())
-            .field("waiters", &self.waiters())
-            .finish()
+        let mut d = f.debug_struct("Semaphore");
+        d.field("available_permits", &self.available_permits())
+            .field("waiters", &self.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_fields(&mut d, &self.raw);
+        d.finish()
     }
 }
 
@@ -656,9 +711,10 @@ macro_rules! acquire_future {
                 inner
                     .as_mut()
                     .poll(cx)
-                    .map(|sem| $permit {
+                    .map(|(sem, held)| $permit {
                         sem: sem.into(),
                         permits,
+                        held,
                     })
             }
         }
@@ -690,6 +746,7 @@ acquire_future!(AcquireOwned, OwnedSemaphorePermit);
 pub struct SemaphorePermit<'a> {
     sem: Source<'a>,
     permits: usize,
+    held: Held,
 }
 
 #[cfg(feature = "alloc")]
@@ -699,6 +756,7 @@ pub struct SemaphorePermit<'a> {
 pub struct OwnedSemaphorePermit {
     sem: OwnedSource,
     permits: usize,
+    held: Held,
 }
 
 /// Where a [`SemaphorePermit`] came from. Both kinds share one engine (a
@@ -772,10 +830,11 @@ const FROM_CLOSABLE: &str = "this permit belongs to a ClosableSemaphore: \
 #[cfg(feature = "alloc")]
 impl OwnedSemaphorePermit {
     /// Permits of `sem`, which the caller has just taken from its counter.
-    pub(crate) fn from_closable(sem: Arc<ClosableSemaphore>, permits: usize) -> Self {
+    pub(crate) fn from_closable(sem: Arc<ClosableSemaphore>, permits: usize, held: Held) -> Self {
         Self {
             sem: OwnedSource::Closable(sem),
             permits,
+            held,
         }
     }
 
@@ -828,10 +887,11 @@ impl OwnedSemaphorePermit {
 
 impl<'a> SemaphorePermit<'a> {
     /// Permits of `sem`, which the caller has just taken from its counter.
-    pub(crate) fn from_closable(sem: &'a ClosableSemaphore, permits: usize) -> Self {
+    pub(crate) fn from_closable(sem: &'a ClosableSemaphore, permits: usize, held: Held) -> Self {
         Self {
             sem: Source::Closable(sem),
             permits,
+            held,
         }
     }
 
@@ -910,7 +970,11 @@ macro_rules! permit_methods {
             /// assert_eq!(sem.available_permits(), 1);
             /// ```
             pub fn forget(mut self) {
-                self.sem.engine().total.fetch_sub(self.permits, Ordering::Relaxed);
+                self.held.end();
+                let engine = self.sem.engine();
+                engine.total.fetch_sub(self.permits, Ordering::Relaxed);
+                #[cfg(feature = "diagnostics")]
+                crate::diagnostics::set_capacity(&engine.raw, engine.total.load(Ordering::Relaxed));
                 self.permits = 0;
             }
 
@@ -932,9 +996,11 @@ macro_rules! permit_methods {
             /// ```
             pub fn split(&mut self, n: usize) -> Option<Self> {
                 self.permits = self.permits.checked_sub(n)?;
+                self.held.set_permits(self.permits);
                 Some(Self {
                     sem: self.sem.clone(),
                     permits: n,
+                    held: self.held.split(n),
                 })
             }
 
@@ -968,7 +1034,9 @@ macro_rules! permit_methods {
                     core::ptr::eq(self.sem.engine(), other.sem.engine()),
                     "cannot merge permits of different semaphores"
                 );
+                other.held.end();
                 self.permits += other.permits;
+                self.held.set_permits(self.permits);
                 other.permits = 0;
             }
         }
@@ -976,6 +1044,7 @@ macro_rules! permit_methods {
         impl$(<$lt>)? Drop for $permit$(<$lt>)? {
             #[inline]
             fn drop(&mut self) {
+                self.held.end();
                 self.sem.engine().raw.release(self.permits);
             }
         }

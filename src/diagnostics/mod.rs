@@ -33,7 +33,7 @@ pub use self::deadlock::{Blocker, Deadlock, Link};
 pub use self::snapshot::{Access, Holder, Owner, Primitive, PrimitiveId, Snapshot, Waiter};
 pub use self::watchdog::{LongWait, Report, Watchdog, WatchdogHandle};
 
-pub(crate) use self::registry::{Held, Info, Waiting};
+pub(crate) use self::registry::{debug_fields, forget_primitive, set_capacity, Held, Info, Waiting};
 
 /// Copies the registry: every primitive that is held or waited for right
 /// now, with its holders and waiters. It never blocks a primitive.

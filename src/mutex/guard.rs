@@ -3,6 +3,7 @@
 
 use super::Mutex;
 use crate::queue::RawSemaphore;
+use crate::track::Held;
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
@@ -16,15 +17,18 @@ use core::ptr::NonNull;
 #[must_use = "dropping a guard unlocks the mutex at once"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
+    held: Held,
     // Sync only when `T: Sync`: a shared guard hands out `&T`.
     _marker: PhantomData<&'a mut T>,
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    /// Wraps a mutex whose lock the caller has just acquired.
-    pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
+    /// Wraps a mutex whose lock the caller has just acquired, and the
+    /// record of that acquire.
+    pub(super) fn new((mutex, held): (&'a Mutex<T>, Held)) -> Self {
         Self {
             mutex,
+            held,
             _marker: PhantomData,
         }
     }
@@ -42,16 +46,21 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// drop(name);
     /// assert_eq!(mutex.try_lock().unwrap().1, "ab");
     /// ```
-    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> MappedMutexGuard<'a, U> {
         // SAFETY: `this` holds the lock, and the reference lives no longer
         // than the mapped guard, which keeps the lock held until it drops.
         let value = this.mutex.value.with_mut(|value| unsafe { &mut *value });
         // Should `f` panic, `this` is still owned here and unlocks on unwind.
         let value = NonNull::from(f(value));
         let raw = &this.mutex.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedMutexGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -85,9 +94,11 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
             None => return Err(this),
         };
         let raw = &this.mutex.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedMutexGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -118,6 +129,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 #[must_use = "dropping a guard unlocks the mutex at once"]
 pub struct MappedMutexGuard<'a, U: ?Sized> {
     raw: &'a RawSemaphore,
+    held: Held,
     value: NonNull<U>,
     _marker: PhantomData<&'a mut U>,
 }
@@ -151,9 +163,11 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     ) -> MappedMutexGuard<'a, V> {
         let value = NonNull::from(f(&mut *this));
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedMutexGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -172,9 +186,11 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
             None => return Err(this),
         };
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedMutexGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -223,6 +239,7 @@ impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        self.held.end();
         self.mutex.raw.release(1);
     }
 }
@@ -230,6 +247,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
 impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
     #[inline]
     fn drop(&mut self) {
+        self.held.end();
         self.raw.release(1);
     }
 }

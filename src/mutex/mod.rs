@@ -25,6 +25,7 @@ use crate::queue::{HasQueue, RawAcquire, RawSemaphore};
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 use crate::sync::UnsafeCell;
+use crate::track::{Held, Site};
 
 /// An async mutex: a [`Lock`](crate::Lock) that guards a value of type `T`.
 ///
@@ -66,6 +67,11 @@ impl<T: ?Sized> HasQueue for Mutex<T> {
     #[inline]
     fn queue(&self) -> &RawSemaphore {
         &self.raw
+    }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        crate::track::Info::exclusive(core::any::type_name::<Self>())
     }
 }
 
@@ -135,6 +141,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock(&self) -> MutexLock<'_, T> {
         MutexLock {
             inner: RawAcquire::new(self, 1),
@@ -153,8 +160,12 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*mutex.try_lock().unwrap(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_acquire(1).then(|| MutexGuard::new(self))
+        if !self.raw.try_acquire(1) {
+            return None;
+        }
+        Some(MutexGuard::new((self, Held::tried(self, 1))))
     }
 
     /// Blocks the current thread until it holds the lock, queueing in the
@@ -185,8 +196,12 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "blocking_lock")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        self.try_lock().unwrap_or_else(|| wait_forever(self.lock()))
+        if self.raw.try_acquire(1) {
+            return MutexGuard::new((self, Held::blocking(self, 1)));
+        }
+        wait_forever(self.lock())
     }
 
     /// Blocks the current thread for at most `timeout` waiting for the
@@ -216,12 +231,15 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "try_lock_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        if timeout.is_zero() {
-            return self.try_lock();
+        if self.raw.try_acquire(1) {
+            return Some(MutexGuard::new((self, Held::blocking(self, 1))));
         }
-        self.try_lock()
-            .or_else(|| block_on(self.lock(), deadline(timeout)))
+        if timeout.is_zero() {
+            return None;
+        }
+        block_on(self.lock(), deadline(timeout))
     }
 
     /// Like [`lock`](Self::lock), holding the mutex by `Arc` so the guard
@@ -243,6 +261,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "alloc")]
     #[doc(alias = "lock_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_owned(self: &Arc<Self>) -> MutexLockOwned<T> {
         MutexLockOwned {
             inner: RawAcquire::new(Arc::clone(self), 1),
@@ -264,10 +283,15 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "alloc")]
     #[doc(alias = "try_lock_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
-        self.raw
-            .try_acquire(1)
-            .then(|| OwnedMutexGuard::new(Arc::clone(self)))
+        if !self.raw.try_acquire(1) {
+            return None;
+        }
+        Some(OwnedMutexGuard::new((
+            Arc::clone(self),
+            Held::tried(&**self, 1),
+        )))
     }
 
     /// Like [`lock_blocking`](Self::lock_blocking), holding the mutex by
@@ -288,9 +312,12 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias("lock_arc_blocking", "blocking_lock_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
-        self.try_lock_owned()
-            .unwrap_or_else(|| wait_forever(self.lock_owned()))
+        if self.raw.try_acquire(1) {
+            return OwnedMutexGuard::new((Arc::clone(self), Held::blocking(&**self, 1)));
+        }
+        wait_forever(self.lock_owned())
     }
 
     /// A mutable reference to the value, without locking: `&mut self`
@@ -358,6 +385,16 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<T: ?Sized> Mutex<T> {
+    /// Like [`lock`](Self::lock), on behalf of a caller at `site`.
+    #[inline]
+    pub(crate) fn lock_at(&self, site: Site) -> MutexLock<'_, T> {
+        MutexLock {
+            inner: RawAcquire::new_at(self, 1, site),
+        }
+    }
+}
+
 impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
         Self::new(T::default())
@@ -374,6 +411,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
         d.field("is_locked", &self.is_locked());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_fields(&mut d, &self.raw);
         match self.try_lock() {
             Some(guard) => d.field("value", &&*guard),
             None => d.field("value", &format_args!("<locked>")),

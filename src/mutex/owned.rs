@@ -7,17 +7,19 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
 use super::Mutex;
+use crate::track::Held;
 
 /// The lock of an `Arc<Mutex<T>>`, unlocked on drop.
 ///
 /// The owned guards hold one and have no `Drop` of their own, so `map`
 /// can move it into the mapped guard: the lock always has exactly one
 /// owner, also while a `map` closure unwinds.
-struct Locked<T: ?Sized>(Arc<Mutex<T>>);
+struct Locked<T: ?Sized>(Arc<Mutex<T>>, Held);
 
 impl<T: ?Sized> Drop for Locked<T> {
     #[inline]
     fn drop(&mut self) {
+        self.1.end();
         self.0.raw.release(1);
     }
 }
@@ -52,10 +54,11 @@ unsafe impl<T: ?Sized + Send, U: ?Sized + Send> Send for OwnedMappedMutexGuard<T
 unsafe impl<T: ?Sized + Send, U: ?Sized + Send + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
 
 impl<T: ?Sized> OwnedMutexGuard<T> {
-    /// Wraps a mutex whose lock the caller has just acquired.
-    pub(super) fn new(mutex: Arc<Mutex<T>>) -> Self {
+    /// Wraps a mutex whose lock the caller has just acquired, and the
+    /// record of that acquire.
+    pub(super) fn new((mutex, held): (Arc<Mutex<T>>, Held)) -> Self {
         Self {
-            locked: Locked(mutex),
+            locked: Locked(mutex, held),
             _marker: PhantomData,
         }
     }

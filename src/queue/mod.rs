@@ -66,6 +66,7 @@ use self::waiter::{CLOSED, GRANTED, IDLE, WAITING};
 use self::word_lock::{WordGuard, WordLock, LOCKED};
 use crate::closable::Closed;
 use crate::sync::{AtomicUsize, Ordering};
+use crate::track::{Held, Site, Waiting};
 
 /// The largest number of permits a semaphore can hold or a caller can ask for.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
@@ -524,6 +525,20 @@ impl fmt::Debug for RawSemaphore {
 /// A type that owns a [`RawSemaphore`]: what an acquire future waits on.
 pub(crate) trait HasQueue {
     fn queue(&self) -> &RawSemaphore;
+
+    /// What `diagnostics` shows of the primitive.
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info;
+}
+
+/// Dropping a primitive takes whatever is still recorded for it (a guard
+/// leaked with `mem::forget`) out of the registry, before the address can
+/// be reused.
+#[cfg(feature = "diagnostics")]
+impl Drop for RawSemaphore {
+    fn drop(&mut self) {
+        crate::diagnostics::forget_primitive(self);
+    }
 }
 
 pin_project! {
@@ -538,6 +553,8 @@ pin_project! {
     {
         handle: Option<H>,
         permits: usize,
+        // Where the acquire was called and its waiter record (`diagnostics`).
+        waiting: Waiting,
         #[pin]
         node: Waiter,
     }
@@ -549,6 +566,9 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            // The record goes first, so no snapshot sees a waiter that has
+            // already left.
+            this.waiting.end();
             if let Some(handle) = this.handle {
                 handle.queue().cancel(this.node.into_ref(), *this.permits & !FRONT);
             }
@@ -563,7 +583,14 @@ where
 {
     /// An acquire of `permits` permits. Nothing happens until the first poll.
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub(crate) fn new(handle: H, permits: usize) -> Self {
+        Self::new_at(handle, permits, Site::caller())
+    }
+
+    /// Like [`new`](Self::new), on behalf of a caller at `site`.
+    #[inline]
+    pub(crate) fn new_at(handle: H, permits: usize, site: Site) -> Self {
         if permits > MAX_PERMITS {
             panic!(
                 "cannot acquire {permits} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})"
@@ -572,6 +599,7 @@ where
         Self {
             handle: Some(handle),
             permits,
+            waiting: Waiting::at(site),
             node: Waiter::new(),
         }
     }
@@ -579,6 +607,7 @@ where
     /// Like [`new`](Self::new), but the request joins the line ahead of
     /// every waiter, and takes the permits the head has collected.
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub(crate) fn new_front(handle: H, permits: usize) -> Self {
         let mut acquire = Self::new(handle, permits);
         acquire.permits |= FRONT;
@@ -609,28 +638,38 @@ where
     }
 
     /// Polls for the permits of a semaphore that may be closed: `Err` once
-    /// `close` failed this request (or ran before its first poll).
+    /// `close` failed this request (or ran before its first poll). The
+    /// permits come with their `diagnostics` record.
     #[inline]
     pub(crate) fn poll_closable(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<H, Closed>> {
+    ) -> Poll<Result<(H, Held), Closed>> {
         let this = self.project();
         let handle = this
             .handle
             .as_ref()
             .expect("acquire future polled after it completed");
+        let n = *this.permits & !FRONT;
         match handle
             .queue()
             .poll_acquire(this.node.into_ref(), *this.permits, cx)
         {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.handle.take().expect("checked above"))),
+            Poll::Ready(Ok(())) => {
+                let held = this.waiting.granted(&**handle, n, cx);
+                Poll::Ready(Ok((this.handle.take().expect("checked above"), held)))
+            }
             Poll::Ready(Err(Closed)) => {
+                this.waiting.end();
                 // Completed: nothing to cancel on drop.
                 *this.handle = None;
                 Poll::Ready(Err(Closed))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let front = *this.permits & FRONT != 0;
+                this.waiting.pending(&**handle, n, front, cx);
+                Poll::Pending
+            }
         }
     }
 }
@@ -640,11 +679,11 @@ where
     H: Deref,
     H::Target: HasQueue,
 {
-    type Output = H;
+    type Output = (H, Held);
 
     /// For the primitives that are never closed.
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<H> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(H, Held)> {
         self.poll_closable(cx).map(|granted| {
             granted.unwrap_or_else(|Closed| {
                 unreachable!("only a ClosableSemaphore is closed, and it polls with poll_closable")

@@ -8,6 +8,7 @@ use core::ptr::NonNull;
 
 use super::{RwLock, RwLockUpgrade, READ, UPGRADABLE, WRITE};
 use crate::queue::{RawAcquire, RawSemaphore};
+use crate::track::Held;
 
 /// Shared read access to an [`RwLock`]'s value; dropping it releases the
 /// read lock.
@@ -18,6 +19,7 @@ use crate::queue::{RawAcquire, RawSemaphore};
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
+    held: Held,
 }
 
 /// Exclusive write access to an [`RwLock`]'s value; dropping it releases
@@ -25,6 +27,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
+    held: Held,
     // Not `Sync` unless `T: Sync`: a shared guard hands out `&T`.
     _marker: PhantomData<&'a mut T>,
 }
@@ -37,6 +40,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
+    held: Held,
 }
 
 /// An [`RwLockReadGuard`] narrowed by [`RwLockReadGuard::map`] to a part
@@ -44,6 +48,7 @@ pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct MappedRwLockReadGuard<'a, U: ?Sized> {
     raw: &'a RawSemaphore,
+    held: Held,
     value: NonNull<U>,
     _marker: PhantomData<&'a U>,
 }
@@ -53,6 +58,7 @@ pub struct MappedRwLockReadGuard<'a, U: ?Sized> {
 #[must_use = "dropping a guard releases the lock at once"]
 pub struct MappedRwLockWriteGuard<'a, U: ?Sized> {
     raw: &'a RawSemaphore,
+    held: Held,
     value: NonNull<U>,
     _marker: PhantomData<&'a mut U>,
 }
@@ -86,8 +92,8 @@ unsafe impl<U: ?Sized + Sync> Sync for MappedRwLockWriteGuard<'_, U> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// Wraps a lock whose read access the caller has just acquired.
-    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
-        Self { lock }
+    pub(super) fn new((lock, held): (&'a RwLock<T>, Held)) -> Self {
+        Self { lock, held }
     }
 
     /// Narrows the guard to a part of the value, keeping the read lock.
@@ -99,16 +105,21 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// let name = RwLockReadGuard::map(lock.try_read().unwrap(), |pair| &pair.1);
     /// assert_eq!(*name, "one");
     /// ```
-    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U> {
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&T) -> &U,
+    ) -> MappedRwLockReadGuard<'a, U> {
         // SAFETY: read access is held, so no `&mut T` exists; the reference
         // lives as long as the mapped guard, which keeps that access.
         let value = this.lock.value.with(|value| unsafe { &*value });
         // Should `f` panic, `this` still releases the lock on unwind.
         let value = NonNull::from(f(value));
         let raw = &this.lock.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedRwLockReadGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -129,7 +140,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// ```
     #[doc(alias = "filter_map")]
     pub fn try_map<U: ?Sized>(
-        this: Self,
+        mut this: Self,
         f: impl FnOnce(&T) -> Option<&U>,
     ) -> Result<MappedRwLockReadGuard<'a, U>, Self> {
         let value = match f(&*this) {
@@ -137,9 +148,11 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
             None => return Err(this),
         };
         let raw = &this.lock.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedRwLockReadGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -183,9 +196,10 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Wraps a lock whose write access the caller has just acquired.
-    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
+    pub(super) fn new((lock, held): (&'a RwLock<T>, Held)) -> Self {
         Self {
             lock,
+            held,
             _marker: PhantomData,
         }
     }
@@ -205,12 +219,14 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert!(lock.try_read().is_some());
     /// assert!(lock.try_write().is_none());
     /// ```
-    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+    pub fn downgrade(mut this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
+        let held = this.held.take();
+        held.set_permits(READ);
         mem::forget(this);
         // The new guard owns the kept read before the release runs wakers:
         // should one panic, the unwind drops the guard and frees the read.
-        let read = RwLockReadGuard::new(lock);
+        let read = RwLockReadGuard::new((lock, held));
         lock.raw.release(WRITE - READ);
         read
     }
@@ -230,11 +246,13 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// let write = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap();
     /// assert_eq!(*write, 1);
     /// ```
-    pub fn downgrade_to_upgradable(this: Self) -> RwLockUpgradableReadGuard<'a, T> {
+    pub fn downgrade_to_upgradable(mut this: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = this.lock;
+        let held = this.held.take();
+        held.set_permits(UPGRADABLE);
         mem::forget(this);
         // Owned before any waker runs, as in `downgrade`.
-        let upgradable = RwLockUpgradableReadGuard::new(lock);
+        let upgradable = RwLockUpgradableReadGuard::new((lock, held));
         lock.raw.release(WRITE - UPGRADABLE);
         upgradable
     }
@@ -251,7 +269,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert_eq!(lock.try_read().unwrap().1, "one");
     /// ```
     pub fn map<U: ?Sized>(
-        this: Self,
+        mut this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> MappedRwLockWriteGuard<'a, U> {
         // SAFETY: write access is held, so this is the only reference; it
@@ -260,9 +278,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         // Should `f` panic, `this` still releases the lock on unwind.
         let value = NonNull::from(f(value));
         let raw = &this.lock.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedRwLockWriteGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -293,9 +313,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             None => return Err(this),
         };
         let raw = &this.lock.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedRwLockWriteGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -332,8 +354,8 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Wraps a lock whose upgradable read access the caller has just
     /// acquired.
-    pub(super) fn new(lock: &'a RwLock<T>) -> Self {
-        Self { lock }
+    pub(super) fn new((lock, held): (&'a RwLock<T>, Held)) -> Self {
+        Self { lock, held }
     }
 
     /// Waits until the other readers are gone, then turns this guard into
@@ -356,6 +378,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade(this: Self) -> RwLockUpgrade<'a, T> {
         RwLockUpgrade {
             inner: RawAcquire::new_front(this.lock, WRITE - UPGRADABLE),
@@ -396,6 +419,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "blocking_upgrade")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(this: Self) -> RwLockWriteGuard<'a, T> {
         crate::semaphore::wait_forever(Self::upgrade(this))
     }
@@ -435,11 +459,13 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// assert!(lock.try_upgradable_read().is_some());
     /// # drop(read);
     /// ```
-    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+    pub fn downgrade(mut this: Self) -> RwLockReadGuard<'a, T> {
         let lock = this.lock;
+        let held = this.held.take();
+        held.set_permits(READ);
         mem::forget(this);
         // Owned before any waker runs, as in `RwLockWriteGuard::downgrade`.
-        let read = RwLockReadGuard::new(lock);
+        let read = RwLockReadGuard::new((lock, held));
         lock.raw.release(UPGRADABLE - READ);
         read
     }
@@ -472,21 +498,28 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     }
 
     /// Converts a guard whose upgrade permits have been acquired.
-    pub(super) fn into_write(this: Self) -> RwLockWriteGuard<'a, T> {
+    pub(super) fn into_write(mut this: Self) -> RwLockWriteGuard<'a, T> {
         let lock = this.lock;
+        let held = this.held.take();
+        held.set_permits(WRITE);
         mem::forget(this);
-        RwLockWriteGuard::new(lock)
+        RwLockWriteGuard::new((lock, held))
     }
 }
 
 impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
     /// Narrows the guard further, keeping the read lock.
-    pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&U) -> &V) -> MappedRwLockReadGuard<'a, V> {
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&U) -> &V,
+    ) -> MappedRwLockReadGuard<'a, V> {
         let value = NonNull::from(f(&*this));
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedRwLockReadGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -496,7 +529,7 @@ impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
     /// returns `None`, the guard comes back unchanged.
     #[doc(alias = "filter_map")]
     pub fn try_map<V: ?Sized>(
-        this: Self,
+        mut this: Self,
         f: impl FnOnce(&U) -> Option<&V>,
     ) -> Result<MappedRwLockReadGuard<'a, V>, Self> {
         let value = match f(&*this) {
@@ -504,9 +537,11 @@ impl<'a, U: ?Sized> MappedRwLockReadGuard<'a, U> {
             None => return Err(this),
         };
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedRwLockReadGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -521,9 +556,11 @@ impl<'a, U: ?Sized> MappedRwLockWriteGuard<'a, U> {
     ) -> MappedRwLockWriteGuard<'a, V> {
         let value = NonNull::from(f(&mut *this));
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         MappedRwLockWriteGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         }
@@ -541,9 +578,11 @@ impl<'a, U: ?Sized> MappedRwLockWriteGuard<'a, U> {
             None => return Err(this),
         };
         let raw = this.raw;
+        let held = this.held.take();
         mem::forget(this);
         Ok(MappedRwLockWriteGuard {
             raw,
+            held,
             value,
             _marker: PhantomData,
         })
@@ -622,6 +661,7 @@ macro_rules! release_on_drop {
         impl<$($lt,)? $t: ?Sized> Drop for $guard<$($lt,)? $t> {
             #[inline]
             fn drop(&mut self) {
+                self.held.end();
                 let $raw = &*self;
                 $get.release($permits);
             }

@@ -37,6 +37,7 @@ use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
 use crate::sync::UnsafeCell;
+use crate::track::Held;
 
 const READ: usize = 1;
 const WRITE: usize = MAX_PERMITS;
@@ -88,6 +89,22 @@ impl<T: ?Sized> HasQueue for RwLock<T> {
     #[inline]
     fn queue(&self) -> &RawSemaphore {
         &self.raw
+    }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        use crate::diagnostics::Access;
+        crate::track::Info {
+            kind: core::any::type_name::<Self>(),
+            capacity: WRITE,
+            access: |permits| match permits {
+                READ => Access::Read,
+                WRITE => Access::Write,
+                UPGRADABLE => Access::UpgradableRead,
+                n if n == WRITE - UPGRADABLE => Access::Upgrade,
+                n => Access::Permits(n),
+            },
+        }
     }
 }
 
@@ -160,6 +177,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read(&self) -> RwLockRead<'_, T> {
         RwLockRead {
             inner: RawAcquire::new(self, READ),
@@ -195,6 +213,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write(&self) -> RwLockWrite<'_, T> {
         RwLockWrite {
             inner: RawAcquire::new(self, WRITE),
@@ -226,6 +245,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgradable_read(&self) -> RwLockUpgradableRead<'_, T> {
         RwLockUpgradableRead {
             inner: RawAcquire::new(self, UPGRADABLE),
@@ -253,10 +273,12 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.raw
-            .try_acquire(READ)
-            .then(|| RwLockReadGuard::new(self))
+        if !self.raw.try_acquire(READ) {
+            return None;
+        }
+        Some(RwLockReadGuard::new((self, Held::tried(self, READ))))
     }
 
     /// Takes write access if nobody holds the lock or waits for it.
@@ -272,10 +294,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.try_read().unwrap(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw
-            .try_acquire(WRITE)
-            .then(|| RwLockWriteGuard::new(self))
+        if !self.raw.try_acquire(WRITE) {
+            return None;
+        }
+        Some(RwLockWriteGuard::new((self, Held::tried(self, WRITE))))
     }
 
     /// Takes upgradable read access if neither a writer nor an upgradable
@@ -292,10 +316,12 @@ impl<T: ?Sized> RwLock<T> {
     /// # drop(upgradable);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, T>> {
-        self.raw
-            .try_acquire(UPGRADABLE)
-            .then(|| RwLockUpgradableReadGuard::new(self))
+        if !self.raw.try_acquire(UPGRADABLE) {
+            return None;
+        }
+        Some(RwLockUpgradableReadGuard::new((self, Held::tried(self, UPGRADABLE))))
     }
 }
 
@@ -324,8 +350,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(reader.join().unwrap(), *held);
     /// ```
     #[doc(alias = "blocking_read")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
-        self.try_read().unwrap_or_else(|| wait_forever(self.read()))
+        if self.raw.try_acquire(READ) {
+            return RwLockReadGuard::new((self, Held::blocking(self, READ)));
+        }
+        wait_forever(self.read())
     }
 
     /// Blocks the current thread until it has write access, queueing in the
@@ -357,9 +387,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
     #[doc(alias = "blocking_write")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
-        self.try_write()
-            .unwrap_or_else(|| wait_forever(self.write()))
+        if self.raw.try_acquire(WRITE) {
+            return RwLockWriteGuard::new((self, Held::blocking(self, WRITE)));
+        }
+        wait_forever(self.write())
     }
 
     /// Blocks the current thread until it has upgradable read access,
@@ -383,9 +416,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), Some(1));
     /// ```
     #[doc(alias = "blocking_upgradable_read")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
-        self.try_upgradable_read()
-            .unwrap_or_else(|| wait_forever(self.upgradable_read()))
+        if self.raw.try_acquire(UPGRADABLE) {
+            return RwLockUpgradableReadGuard::new((self, Held::blocking(self, UPGRADABLE)));
+        }
+        wait_forever(self.upgradable_read())
     }
 
     /// Blocks the current thread for at most `timeout` waiting for read
@@ -412,12 +448,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.read_blocking_timeout(Duration::ZERO).is_some());
     /// ```
     #[doc(alias = "try_read_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking_timeout(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
-        if timeout.is_zero() {
-            return self.try_read();
+        if self.raw.try_acquire(READ) {
+            return Some(RwLockReadGuard::new((self, Held::blocking(self, READ))));
         }
-        self.try_read()
-            .or_else(|| block_on(self.read(), deadline(timeout)))
+        if timeout.is_zero() {
+            return None;
+        }
+        block_on(self.read(), deadline(timeout))
     }
 
     /// Blocks the current thread for at most `timeout` waiting for write
@@ -445,12 +484,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(lock.into_inner(), 1);
     /// ```
     #[doc(alias = "try_write_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
-        if timeout.is_zero() {
-            return self.try_write();
+        if self.raw.try_acquire(WRITE) {
+            return Some(RwLockWriteGuard::new((self, Held::blocking(self, WRITE))));
         }
-        self.try_write()
-            .or_else(|| block_on(self.write(), deadline(timeout)))
+        if timeout.is_zero() {
+            return None;
+        }
+        block_on(self.write(), deadline(timeout))
     }
 }
 
@@ -474,6 +516,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "read_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned(self: &Arc<Self>) -> RwLockReadOwned<T> {
         RwLockReadOwned {
             inner: RawAcquire::new(Arc::clone(self), READ),
@@ -496,6 +539,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "write_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_owned(self: &Arc<Self>) -> RwLockWriteOwned<T> {
         RwLockWriteOwned {
             inner: RawAcquire::new(Arc::clone(self), WRITE),
@@ -522,6 +566,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "upgradable_read_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgradable_read_owned(self: &Arc<Self>) -> RwLockUpgradableReadOwned<T> {
         RwLockUpgradableReadOwned {
             inner: RawAcquire::new(Arc::clone(self), UPGRADABLE),
@@ -541,10 +586,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "try_read_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
-        self.raw
-            .try_acquire(READ)
-            .then(|| OwnedRwLockReadGuard::new(Arc::clone(self)))
+        if !self.raw.try_acquire(READ) {
+            return None;
+        }
+        Some(OwnedRwLockReadGuard::new((Arc::clone(self), Held::tried(&**self, READ))))
     }
 
     /// Like [`try_write`](Self::try_write), holding the lock by `Arc`.
@@ -561,10 +608,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "try_write_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
-        self.raw
-            .try_acquire(WRITE)
-            .then(|| OwnedRwLockWriteGuard::new(Arc::clone(self)))
+        if !self.raw.try_acquire(WRITE) {
+            return None;
+        }
+        Some(OwnedRwLockWriteGuard::new((Arc::clone(self), Held::tried(&**self, WRITE))))
     }
 
     /// Like [`try_upgradable_read`](Self::try_upgradable_read), holding the
@@ -584,12 +633,14 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[doc(alias = "try_upgradable_read_arc")]
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_upgradable_read_owned(
         self: &Arc<Self>,
     ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {
-        self.raw
-            .try_acquire(UPGRADABLE)
-            .then(|| OwnedRwLockUpgradableReadGuard::new(Arc::clone(self)))
+        if !self.raw.try_acquire(UPGRADABLE) {
+            return None;
+        }
+        Some(OwnedRwLockUpgradableReadGuard::new((Arc::clone(self), Held::tried(&**self, UPGRADABLE))))
     }
 
     /// Like [`read_blocking`](Self::read_blocking), holding the lock by
@@ -610,9 +661,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias("read_arc_blocking", "blocking_read_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        self.try_read_owned()
-            .unwrap_or_else(|| wait_forever(self.read_owned()))
+        if self.raw.try_acquire(READ) {
+            return OwnedRwLockReadGuard::new((Arc::clone(self), Held::blocking(&**self, READ)));
+        }
+        wait_forever(self.read_owned())
     }
 
     /// Like [`write_blocking`](Self::write_blocking), holding the lock by
@@ -633,9 +687,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias("write_arc_blocking", "blocking_write_owned"))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        self.try_write_owned()
-            .unwrap_or_else(|| wait_forever(self.write_owned()))
+        if self.raw.try_acquire(WRITE) {
+            return OwnedRwLockWriteGuard::new((Arc::clone(self), Held::blocking(&**self, WRITE)));
+        }
+        wait_forever(self.write_owned())
     }
 
     /// Like [`upgradable_read_blocking`](Self::upgradable_read_blocking),
@@ -661,9 +718,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "upgradable_read_arc_blocking")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
-        self.try_upgradable_read_owned()
-            .unwrap_or_else(|| wait_forever(self.upgradable_read_owned()))
+        if self.raw.try_acquire(UPGRADABLE) {
+            return OwnedRwLockUpgradableReadGuard::new((Arc::clone(self), Held::blocking(&**self, UPGRADABLE)));
+        }
+        wait_forever(self.upgradable_read_owned())
     }
 }
 
@@ -745,6 +805,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             None => d.field("value", &format_args!("<locked>")),
         };
         d.field("waiters", &self.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_fields(&mut d, &self.raw);
         d.finish()
     }
 }
@@ -871,7 +933,8 @@ impl<'a, T: ?Sized> Future for RwLockUpgrade<'a, T> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        this.inner.poll(cx).map(|_| {
+        // The upgrade's own record folds into the upgradable read's.
+        this.inner.poll(cx).map(|(_, _upgrade)| {
             let upgradable = this.upgradable.take().expect("polled after completion");
             RwLockUpgradableReadGuard::into_write(upgradable)
         })

@@ -22,18 +22,24 @@ use pin_project_lite::pin_project;
 
 use super::{RwLock, READ, UPGRADABLE, WRITE};
 use crate::queue::RawAcquire;
+use crate::track::Held;
 
 /// Access of one kind to an `Arc<RwLock<T>>`: `permits` is `READ`,
 /// `UPGRADABLE` or `WRITE`. Gives the permits back on drop.
 pub(super) struct OwnedAccess<T: ?Sized> {
     lock: Arc<RwLock<T>>,
     permits: usize,
+    held: Held,
 }
 
 impl<T: ?Sized> OwnedAccess<T> {
     #[inline]
-    fn new(lock: Arc<RwLock<T>>, permits: usize) -> Self {
-        Self { lock, permits }
+    fn new(lock: Arc<RwLock<T>>, permits: usize, held: Held) -> Self {
+        Self {
+            lock,
+            permits,
+            held,
+        }
     }
 
     /// Keeps `permits` of the permits held and releases the rest. The new
@@ -41,6 +47,7 @@ impl<T: ?Sized> OwnedAccess<T> {
     fn keep(&mut self, permits: usize) {
         let released = self.permits - permits;
         self.permits = permits;
+        self.held.set_permits(permits);
         self.lock.raw.release(released);
     }
 
@@ -75,6 +82,7 @@ impl<T: ?Sized> Deref for OwnedAccess<T> {
 impl<T: ?Sized> Drop for OwnedAccess<T> {
     #[inline]
     fn drop(&mut self) {
+        self.held.end();
         self.lock.raw.release(self.permits);
     }
 }
@@ -140,9 +148,9 @@ unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedRwLoc
 
 impl<T: ?Sized> OwnedRwLockReadGuard<T> {
     /// Wraps a lock whose read access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
+    pub(super) fn new((lock, held): (Arc<RwLock<T>>, Held)) -> Self {
         Self {
-            access: OwnedAccess::new(lock, READ),
+            access: OwnedAccess::new(lock, READ, held),
         }
     }
 
@@ -210,9 +218,9 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
 
 impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// Wraps a lock whose write access the caller has just acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
+    pub(super) fn new((lock, held): (Arc<RwLock<T>>, Held)) -> Self {
         Self {
-            access: OwnedAccess::new(lock, WRITE),
+            access: OwnedAccess::new(lock, WRITE, held),
         }
     }
 
@@ -327,9 +335,9 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// Wraps a lock whose upgradable read access the caller has just
     /// acquired.
-    pub(super) fn new(lock: Arc<RwLock<T>>) -> Self {
+    pub(super) fn new((lock, held): (Arc<RwLock<T>>, Held)) -> Self {
         Self {
-            access: OwnedAccess::new(lock, UPGRADABLE),
+            access: OwnedAccess::new(lock, UPGRADABLE, held),
         }
     }
 
@@ -363,6 +371,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade(this: Self) -> RwLockUpgradeOwned<T> {
         RwLockUpgradeOwned {
             inner: RawAcquire::new_front(this.access, WRITE - UPGRADABLE),
@@ -392,6 +401,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "blocking_upgrade")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(this: Self) -> OwnedRwLockWriteGuard<T> {
         crate::semaphore::wait_forever(Self::upgrade(this))
     }
@@ -445,6 +455,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 fn into_write<T: ?Sized>(mut access: OwnedAccess<T>) -> OwnedRwLockWriteGuard<T> {
     debug_assert_eq!(access.permits, UPGRADABLE);
     access.permits = WRITE;
+    access.held.set_permits(WRITE);
     OwnedRwLockWriteGuard { access }
 }
 
@@ -601,7 +612,11 @@ impl<T: ?Sized> Future for RwLockUpgradeOwned<T> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map(into_write)
+        // The upgrade's own record folds into the upgradable read's.
+        self.project()
+            .inner
+            .poll(cx)
+            .map(|(access, _upgrade)| into_write(access))
     }
 }
 
