@@ -312,3 +312,139 @@ impl fmt::Display for Waiter {
         )
     }
 }
+
+/// Builds synthetic snapshots for the unit tests of the deadlock search and
+/// the watchdog.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::{Access, Holder, Owner, OwnerKind, Primitive, PrimitiveId, Snapshot, Waiter};
+    use core::panic::Location;
+    use std::thread;
+    use std::time::{Duration, Instant};
+    use std::vec::Vec;
+
+    /// Raw permits of an `RwLock` in the tests: a write lock takes all.
+    pub(crate) const RWLOCK: usize = usize::MAX >> 3;
+
+    /// Task `n`; tasks with equal `n` are one owner.
+    pub(crate) fn task(n: usize) -> Owner {
+        Owner {
+            index: n,
+            kind: OwnerKind::Task { number: n },
+        }
+    }
+
+    /// A blocked thread that is owner `n`.
+    pub(crate) fn thread(n: usize) -> Owner {
+        Owner {
+            index: n,
+            kind: OwnerKind::Thread {
+                id: thread::current().id(),
+                name: None,
+            },
+        }
+    }
+
+    /// A `try_*` call that is owner `n`.
+    pub(crate) fn unattributed(n: usize) -> Owner {
+        Owner {
+            index: n,
+            kind: OwnerKind::Unattributed {
+                id: thread::current().id(),
+                name: None,
+            },
+        }
+    }
+
+    /// A snapshot under construction; waiter ids are numbered from 1 in the
+    /// order of `wait` calls, so equal call sequences give equal ids.
+    pub(crate) struct Build {
+        primitives: Vec<Primitive>,
+        next_waiter: u64,
+    }
+
+    impl Build {
+        pub(crate) fn new() -> Self {
+            Build {
+                primitives: Vec::new(),
+                next_waiter: 1,
+            }
+        }
+
+        /// Adds a primitive and returns its position for `hold` and `wait`.
+        pub(crate) fn primitive(&mut self, kind: &'static str, capacity: usize) -> usize {
+            let position = self.primitives.len();
+            self.primitives.push(Primitive {
+                id: PrimitiveId(0x1000 + 0x40 * position),
+                kind,
+                capacity,
+                holders: Vec::new(),
+                waiters: Vec::new(),
+            });
+            position
+        }
+
+        /// A lock (capacity 1).
+        pub(crate) fn lock(&mut self) -> usize {
+            self.primitive("Lock", 1)
+        }
+
+        #[track_caller]
+        pub(crate) fn hold(&mut self, primitive: usize, owner: Owner, permits: usize) -> &mut Self {
+            let access = self.access(primitive, permits);
+            self.primitives[primitive].holders.push(Holder {
+                owner,
+                access,
+                permits,
+                site: Location::caller(),
+                held: Duration::from_secs(2),
+            });
+            self
+        }
+
+        /// Queues a wait at the end of the line and returns its waiter id.
+        #[track_caller]
+        pub(crate) fn wait(&mut self, primitive: usize, owner: Owner, permits: usize) -> u64 {
+            self.wait_for(primitive, owner, permits, Duration::from_secs(1))
+        }
+
+        #[track_caller]
+        pub(crate) fn wait_for(
+            &mut self,
+            primitive: usize,
+            owner: Owner,
+            permits: usize,
+            waited: Duration,
+        ) -> u64 {
+            let id = self.next_waiter;
+            self.next_waiter += 1;
+            let access = self.access(primitive, permits);
+            self.primitives[primitive].waiters.push(Waiter {
+                id,
+                owner,
+                access,
+                permits,
+                site: Location::caller(),
+                waited,
+            });
+            id
+        }
+
+        pub(crate) fn snapshot(&self) -> Snapshot {
+            Snapshot {
+                taken_at: Instant::now(),
+                primitives: self.primitives.clone(),
+            }
+        }
+
+        fn access(&self, primitive: usize, permits: usize) -> Access {
+            let primitive = &self.primitives[primitive];
+            match primitive.kind {
+                "Semaphore" => Access::Permits(permits),
+                "RwLock" if permits == primitive.capacity => Access::Write,
+                "RwLock" => Access::Read,
+                _ => Access::Exclusive,
+            }
+        }
+    }
+}
