@@ -3,6 +3,9 @@
 //! grows (or shrinks) must be a decision, noticed here and noted in the
 //! changelog, never an accident. The same in every feature configuration.
 
+// `diagnostics` adds a record to every guard, permit and future on purpose.
+#![cfg(not(feature = "diagnostics"))]
+
 use std::mem::size_of;
 
 use fairsync::{

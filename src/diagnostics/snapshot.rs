@@ -44,7 +44,7 @@ impl Snapshot {
             .flat_map(|p| p.waiters.iter().map(move |w| (p, w)))
             .filter(|(_, w)| w.waited > threshold)
             .collect();
-        waits.sort_by(|a, b| b.1.waited.cmp(&a.1.waited));
+        waits.sort_by_key(|w| core::cmp::Reverse(w.1.waited));
         waits
     }
 }
