@@ -29,6 +29,7 @@ feature_sets=(
     ""
     "--no-default-features --features alloc"
     "--no-default-features"
+    "--features diagnostics"
 )
 
 # Dependency versions to build with when the ones in Cargo.lock need a newer

@@ -40,7 +40,9 @@ pub(crate) fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Optio
 /// the thread's parker, so `diagnostics` names the thread, not a task.
 #[cfg(all(feature = "diagnostics", not(fairsync_loom)))]
 pub(crate) fn in_blocking_call() -> bool {
-    PARKER.try_with(|cached| cached.in_use.get()).unwrap_or(false)
+    PARKER
+        .try_with(|cached| cached.in_use.get())
+        .unwrap_or(false)
 }
 
 #[cfg(all(feature = "diagnostics", fairsync_loom))]

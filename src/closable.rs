@@ -17,9 +17,9 @@ use pin_project_lite::pin_project;
 use crate::blocking::{block_on, deadline};
 use crate::queue::{HasQueue, RawAcquire, RawSemaphore, MAX_PERMITS};
 use crate::semaphore::check_request;
-use crate::track::Held;
 #[cfg(feature = "std")]
 use crate::semaphore::wait_forever;
+use crate::track::Held;
 #[cfg(feature = "alloc")]
 use crate::OwnedSemaphorePermit;
 use crate::{Semaphore, SemaphorePermit};
@@ -288,7 +288,11 @@ impl ClosableSemaphore {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_take(n)?;
-        Ok(SemaphorePermit::from_closable(self, n, Held::tried(self, n)))
+        Ok(SemaphorePermit::from_closable(
+            self,
+            n,
+            Held::tried(self, n),
+        ))
     }
 
     /// Like [`try_acquire`](Self::try_acquire), holding the semaphore by
@@ -424,7 +428,11 @@ impl ClosableSemaphore {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, Closed> {
         match self.try_take(n) {
-            Ok(()) => Ok(SemaphorePermit::from_closable(self, n, Held::blocking(self, n))),
+            Ok(()) => Ok(SemaphorePermit::from_closable(
+                self,
+                n,
+                Held::blocking(self, n),
+            )),
             Err(TryAcquireError::Closed) => Err(Closed),
             Err(TryAcquireError::NoPermits) => wait_forever(self.acquire_many(n)),
         }
@@ -558,7 +566,11 @@ impl ClosableSemaphore {
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         match self.try_take(n) {
-            Ok(()) => Ok(SemaphorePermit::from_closable(self, n, Held::blocking(self, n))),
+            Ok(()) => Ok(SemaphorePermit::from_closable(
+                self,
+                n,
+                Held::blocking(self, n),
+            )),
             Err(TryAcquireError::NoPermits) if !timeout.is_zero() => {
                 match block_on(self.acquire_many(n), deadline(timeout)) {
                     Some(acquired) => acquired.map_err(TryAcquireError::from),

@@ -46,6 +46,7 @@ mod off {
             Held
         }
 
+        #[cfg(feature = "std")]
         #[inline(always)]
         pub(crate) fn blocking<P: ?Sized>(_prim: &P, _permits: usize) -> Held {
             Held

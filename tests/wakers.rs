@@ -104,6 +104,9 @@ fn waker_that_reenters_the_semaphore_when_woken_does_not_deadlock() {
     });
 }
 
+// With `diagnostics`, the registry keeps a clone of a waiter's first waker
+// until the wait ends, so the drops this test counts come later there.
+#[cfg(not(feature = "diagnostics"))]
 #[test]
 fn waker_dropped_by_the_semaphore_may_reenter_it() {
     watchdog(|| {

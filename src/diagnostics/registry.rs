@@ -22,9 +22,7 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::snapshot::{
-    Access, Holder, Owner, OwnerKind, Primitive, PrimitiveId, Snapshot, Waiter,
-};
+use super::snapshot::{Access, Holder, Owner, OwnerKind, Primitive, PrimitiveId, Snapshot, Waiter};
 use crate::queue::{HasQueue, RawSemaphore};
 
 /// What a primitive tells the registry about itself.
@@ -246,25 +244,35 @@ impl Held {
         let mut shard = shard(self.prim);
         let entry = shard.as_mut().and_then(|map| map.get_mut(&self.prim));
         let record = match entry {
-            Some(entry) => entry.records.iter().find(|r| r.id == self.id).map(|record| Record {
-                id,
-                waiting: false,
-                front: false,
-                permits,
-                owner: match &record.owner {
-                    RawOwner::Task(waker) => RawOwner::Task(waker.clone()),
-                    RawOwner::Thread(t) => RawOwner::Thread(t.clone()),
-                    RawOwner::Unattributed(t) => RawOwner::Unattributed(t.clone()),
-                },
-                site: record.site,
-                since: record.since,
-            }),
+            Some(entry) => entry
+                .records
+                .iter()
+                .find(|r| r.id == self.id)
+                .map(|record| Record {
+                    id,
+                    waiting: false,
+                    front: false,
+                    permits,
+                    owner: match &record.owner {
+                        RawOwner::Task(waker) => RawOwner::Task(waker.clone()),
+                        RawOwner::Thread(t) => RawOwner::Thread(t.clone()),
+                        RawOwner::Unattributed(t) => RawOwner::Unattributed(t.clone()),
+                    },
+                    site: record.site,
+                    since: record.since,
+                }),
             None => None,
         };
-        match (record, shard.as_mut().and_then(|map| map.get_mut(&self.prim))) {
+        match (
+            record,
+            shard.as_mut().and_then(|map| map.get_mut(&self.prim)),
+        ) {
             (Some(record), Some(entry)) => {
                 entry.records.push(record);
-                Held { prim: self.prim, id }
+                Held {
+                    prim: self.prim,
+                    id,
+                }
             }
             _ => Held::NONE,
         }
@@ -392,7 +400,7 @@ pub(crate) fn snapshot() -> Snapshot {
     }
     drop(owners);
     drop(shards);
-    primitives.sort_by_key(|p| oldest(p));
+    primitives.sort_by_key(oldest);
     Snapshot {
         taken_at,
         primitives,
@@ -493,24 +501,27 @@ impl<'a> Owners<'a> {
 fn short_name(full: &'static str) -> &'static str {
     static NAMES: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
     let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-    names.get_or_insert_with(HashMap::new).entry(full).or_insert_with(|| {
-        let mut short = String::with_capacity(full.len());
-        let mut word = String::new();
-        for c in full.chars() {
-            if c.is_alphanumeric() || c == '_' {
-                word.push(c);
-            } else if c == ':' {
-                // A path segment: drop it.
-                word.clear();
-            } else {
-                short.push_str(&word);
-                word.clear();
-                short.push(c);
+    names
+        .get_or_insert_with(HashMap::new)
+        .entry(full)
+        .or_insert_with(|| {
+            let mut short = String::with_capacity(full.len());
+            let mut word = String::new();
+            for c in full.chars() {
+                if c.is_alphanumeric() || c == '_' {
+                    word.push(c);
+                } else if c == ':' {
+                    // A path segment: drop it.
+                    word.clear();
+                } else {
+                    short.push_str(&word);
+                    word.clear();
+                    short.push(c);
+                }
             }
-        }
-        short.push_str(&word);
-        std::boxed::Box::leak(short.into_boxed_str())
-    })
+            short.push_str(&word);
+            std::boxed::Box::leak(short.into_boxed_str())
+        })
 }
 
 /// Adds what the registry knows of `raw` to a primitive's `Debug`: its
@@ -534,7 +545,7 @@ struct Shown<'a, T>(&'a [T]);
 impl<T: core::fmt::Display> core::fmt::Debug for Shown<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|item| DisplayAsDebug(item)))
+            .entries(self.0.iter().map(DisplayAsDebug))
             .finish()
     }
 }

@@ -16,6 +16,11 @@ impl HasQueue for Sem {
     fn queue(&self) -> &RawSemaphore {
         &self.0
     }
+
+    #[cfg(feature = "diagnostics")]
+    fn info(&self) -> crate::track::Info {
+        crate::track::Info::permits("RawSemaphore", usize::MAX)
+    }
 }
 
 #[derive(Default)]

@@ -321,7 +321,10 @@ impl<T: ?Sized> RwLock<T> {
         if !self.raw.try_acquire(UPGRADABLE) {
             return None;
         }
-        Some(RwLockUpgradableReadGuard::new((self, Held::tried(self, UPGRADABLE))))
+        Some(RwLockUpgradableReadGuard::new((
+            self,
+            Held::tried(self, UPGRADABLE),
+        )))
     }
 }
 
@@ -591,7 +594,10 @@ impl<T: ?Sized> RwLock<T> {
         if !self.raw.try_acquire(READ) {
             return None;
         }
-        Some(OwnedRwLockReadGuard::new((Arc::clone(self), Held::tried(&**self, READ))))
+        Some(OwnedRwLockReadGuard::new((
+            Arc::clone(self),
+            Held::tried(&**self, READ),
+        )))
     }
 
     /// Like [`try_write`](Self::try_write), holding the lock by `Arc`.
@@ -613,7 +619,10 @@ impl<T: ?Sized> RwLock<T> {
         if !self.raw.try_acquire(WRITE) {
             return None;
         }
-        Some(OwnedRwLockWriteGuard::new((Arc::clone(self), Held::tried(&**self, WRITE))))
+        Some(OwnedRwLockWriteGuard::new((
+            Arc::clone(self),
+            Held::tried(&**self, WRITE),
+        )))
     }
 
     /// Like [`try_upgradable_read`](Self::try_upgradable_read), holding the
@@ -640,7 +649,10 @@ impl<T: ?Sized> RwLock<T> {
         if !self.raw.try_acquire(UPGRADABLE) {
             return None;
         }
-        Some(OwnedRwLockUpgradableReadGuard::new((Arc::clone(self), Held::tried(&**self, UPGRADABLE))))
+        Some(OwnedRwLockUpgradableReadGuard::new((
+            Arc::clone(self),
+            Held::tried(&**self, UPGRADABLE),
+        )))
     }
 
     /// Like [`read_blocking`](Self::read_blocking), holding the lock by
@@ -721,7 +733,10 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
         if self.raw.try_acquire(UPGRADABLE) {
-            return OwnedRwLockUpgradableReadGuard::new((Arc::clone(self), Held::blocking(&**self, UPGRADABLE)));
+            return OwnedRwLockUpgradableReadGuard::new((
+                Arc::clone(self),
+                Held::blocking(&**self, UPGRADABLE),
+            ));
         }
         wait_forever(self.upgradable_read_owned())
     }
