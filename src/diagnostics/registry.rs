@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Waker};
 use std::collections::HashMap;
 use std::string::String;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::Instant;
 use std::vec::Vec;
@@ -60,7 +60,9 @@ struct Record {
     /// Joined the line ahead of every waiter (an upgrade).
     front: bool,
     permits: usize,
-    owner: RawOwner,
+    /// Shared, so that copying a record (a split permit) never runs a
+    /// waker's `clone` under a shard lock.
+    owner: Arc<RawOwner>,
     site: &'static Location<'static>,
     since: Instant,
 }
@@ -212,7 +214,7 @@ impl Held {
                 waiting: false,
                 front: false,
                 permits,
-                owner,
+                owner: Arc::new(owner),
                 site,
                 since: Instant::now(),
             },
@@ -253,11 +255,7 @@ impl Held {
                     waiting: false,
                     front: false,
                     permits,
-                    owner: match &record.owner {
-                        RawOwner::Task(waker) => RawOwner::Task(waker.clone()),
-                        RawOwner::Thread(t) => RawOwner::Thread(t.clone()),
-                        RawOwner::Unattributed(t) => RawOwner::Unattributed(t.clone()),
-                    },
+                    owner: Arc::clone(&record.owner),
                     site: record.site,
                     since: record.since,
                 }),
@@ -337,7 +335,7 @@ impl Waiting {
                 waiting: true,
                 front,
                 permits,
-                owner,
+                owner: Arc::new(owner),
                 site: self.site,
                 since: Instant::now(),
             },
@@ -575,5 +573,26 @@ impl Info {
             capacity,
             access: Access::Permits,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn type_names_lose_their_module_paths_but_keep_their_shape() {
+        assert_eq!(short_name("fairsync::lock::Lock"), "Lock");
+        assert_eq!(
+            short_name("fairsync::mutex::Mutex<alloc::string::String>"),
+            "Mutex<String>"
+        );
+        assert_eq!(
+            short_name(
+                "fairsync::rwlock::RwLock<(u8, alloc::vec::Vec<core::option::Option<i32>>)>"
+            ),
+            "RwLock<(u8, Vec<Option<i32>>)>"
+        );
+        assert_eq!(short_name("fairsync::mutex::Mutex<[u8]>"), "Mutex<[u8]>");
     }
 }
