@@ -12,7 +12,9 @@
 //!   each other in a cycle, a task awaiting a lock it already holds
 //!   included.
 //! - [`Watchdog`] runs that search on a thread of its own every interval and
-//!   reports each deadlock, and each wait longer than a threshold, once.
+//!   reports each deadlock that stood still for a whole interval (none of
+//!   its waits polled in between), and each wait longer than a threshold,
+//!   once.
 //!
 //! # Who is who
 //!
@@ -22,7 +24,9 @@
 //! so what it acquires is shown but never taken as a link in a deadlock.
 //! A guard moved to another task stays attributed to the task that acquired
 //! it, and futures joined inside one task (`join!`, `select!`) count as that
-//! one task.
+//! one task: while one of them holds a lock another awaits, [`deadlocks`]
+//! shows the task waiting for itself. The watchdog reports that only once
+//! the task has not been polled for a whole interval.
 //!
 //! # Cost
 //!

@@ -65,6 +65,8 @@ struct Record {
     owner: Arc<RawOwner>,
     site: &'static Location<'static>,
     since: Instant,
+    /// Polls of a waiter after it queued.
+    polls: u64,
 }
 
 enum RawOwner {
@@ -217,6 +219,7 @@ impl Held {
                 owner: Arc::new(owner),
                 site,
                 since: Instant::now(),
+                polls: 0,
             },
         );
         Held { prim: addr, id }
@@ -258,6 +261,7 @@ impl Held {
                     owner: Arc::clone(&record.owner),
                     site: record.site,
                     since: record.since,
+                    polls: 0,
                 }),
             None => None,
         };
@@ -322,6 +326,7 @@ impl Waiting {
         cx: &Context<'_>,
     ) {
         if self.id != 0 {
+            update(self.prim, self.id, |record| record.polls += 1);
             return;
         }
         let owner = RawOwner::polling(cx);
@@ -338,6 +343,7 @@ impl Waiting {
                 owner: Arc::new(owner),
                 site: self.site,
                 since: Instant::now(),
+                polls: 0,
             },
         );
         self.prim = addr;
@@ -448,6 +454,7 @@ fn describe<'a>(prim: usize, entry: &'a Entry, now: Instant, owners: &mut Owners
             permits: record.permits,
             site: record.site,
             waited: now.saturating_duration_since(record.since),
+            polls: record.polls,
         })
         .collect();
     Primitive {

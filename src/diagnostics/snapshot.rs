@@ -279,6 +279,10 @@ pub struct Waiter {
     pub(crate) permits: usize,
     pub(crate) site: &'static Location<'static>,
     pub(crate) waited: Duration,
+    /// How often the wait was polled again after it queued: a task that
+    /// polls it is still running (another branch of its `select!` or
+    /// `join!` made progress), so a watchdog does not call it stuck.
+    pub(crate) polls: u64,
 }
 
 impl Waiter {
@@ -426,6 +430,7 @@ pub(crate) mod build {
                 permits,
                 site: Location::caller(),
                 waited,
+                polls: 0,
             });
             id
         }

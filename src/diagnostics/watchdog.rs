@@ -3,7 +3,7 @@
 
 use core::fmt;
 use std::boxed::Box;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -18,9 +18,11 @@ type Callback = Box<dyn FnMut(&Report) + Send + 'static>;
 /// [`snapshot`](super::snapshot) and reports each deadlock, and each wait
 /// longer than a threshold, once.
 ///
-/// A deadlock is reported when two snapshots in a row show it, so waits
-/// that are just being served never are. If it dissolves and comes back
-/// later, it is reported again.
+/// A deadlock is reported when two snapshots in a row show the same waits
+/// and none of them was polled in between: waits that are just being
+/// served, or whose task still runs another branch of a `join!` or
+/// `select!`, never are. If it dissolves and comes back later, it is
+/// reported again.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -226,8 +228,9 @@ impl Drop for WatchdogHandle {
 #[derive(Debug)]
 pub(crate) struct Monitor {
     long_wait: Option<Duration>,
-    /// The cycles of the previous check, by the waiter ids of their links.
-    previous: BTreeSet<Vec<u64>>,
+    /// The cycles of the previous check, by the waiter ids of their links,
+    /// with how often each of those waits had been polled.
+    previous: BTreeMap<Vec<u64>, Vec<u64>>,
     /// The cycles reported and still present.
     reported: BTreeSet<Vec<u64>>,
     /// The long waits reported and still waiting.
@@ -238,27 +241,34 @@ impl Monitor {
     pub(crate) fn new(long_wait: Option<Duration>) -> Self {
         Monitor {
             long_wait,
-            previous: BTreeSet::new(),
+            previous: BTreeMap::new(),
             reported: BTreeSet::new(),
             reported_waits: BTreeSet::new(),
         }
     }
 
     /// What `snapshot` shows that was not reported yet: deadlocks also
-    /// present at the previous check, and waits over the threshold.
+    /// present, with not one of their waits polled since, at the previous
+    /// check, and waits over the threshold.
     pub(crate) fn check(&mut self, snapshot: &Snapshot) -> Option<Report> {
-        let mut current = BTreeSet::new();
+        let mut current = BTreeMap::new();
         let mut deadlocks = Vec::new();
         for deadlock in snapshot.deadlocks() {
-            let mut cycle: Vec<u64> = deadlock.links().iter().map(|l| l.wait().id).collect();
-            cycle.sort_unstable();
-            if self.previous.contains(&cycle) && !self.reported.contains(&cycle) {
+            let mut waits: Vec<(u64, u64)> = deadlock
+                .links()
+                .iter()
+                .map(|l| (l.wait().id, l.wait().polls))
+                .collect();
+            waits.sort_unstable();
+            let (cycle, polls): (Vec<u64>, Vec<u64>) = waits.into_iter().unzip();
+            let unmoved = self.previous.get(&cycle) == Some(&polls);
+            if unmoved && !self.reported.contains(&cycle) {
                 self.reported.insert(cycle.clone());
                 deadlocks.push(deadlock);
             }
-            current.insert(cycle);
+            current.insert(cycle, polls);
         }
-        self.reported.retain(|cycle| current.contains(cycle));
+        self.reported.retain(|cycle| current.contains_key(cycle));
         self.previous = current;
 
         let mut long_waits = Vec::new();
@@ -396,6 +406,19 @@ mod tests {
         assert_eq!(deadlocks_reported(&mut monitor, &deadlocked), 0);
         assert_eq!(deadlocks_reported(&mut monitor, &deadlocked), 1);
         assert_eq!(deadlocks_reported(&mut monitor, &deadlocked), 0);
+    }
+
+    #[test]
+    fn a_cycle_whose_wait_was_polled_again_is_not_yet_a_deadlock() {
+        let mut monitor = Monitor::new(None);
+        let deadlocked = two_task_cycle().snapshot();
+        // Task 1 polled its wait again: something else in that task (a
+        // `join!` sibling holding the lock, a `select!` branch) is running.
+        let mut moved = deadlocked.clone();
+        moved.primitives[1].waiters[0].polls += 1;
+        assert_eq!(deadlocks_reported(&mut monitor, &deadlocked), 0);
+        assert_eq!(deadlocks_reported(&mut monitor, &moved), 0);
+        assert_eq!(deadlocks_reported(&mut monitor, &moved), 1);
     }
 
     #[test]
