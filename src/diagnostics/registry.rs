@@ -130,11 +130,10 @@ fn remove(prim: usize, id: u64) -> Option<Record> {
     let map = shard.as_mut()?;
     let entry = map.get_mut(&prim)?;
     let index = entry.records.iter().position(|r| r.id == id)?;
-    let record = entry.records.remove(index);
-    if entry.records.is_empty() {
-        map.remove(&prim);
-    }
-    Some(record)
+    // An emptied entry stays, with its list's room, for the primitive's
+    // next acquire: snapshots prune idle ones, and a dropped primitive
+    // takes its own (`forget_primitive`).
+    Some(entry.records.remove(index))
 }
 
 fn update(prim: usize, id: u64, change: impl FnOnce(&mut Record)) {
@@ -391,10 +390,13 @@ impl Drop for Waiting {
 /// Copies every shard, all locked at once so the copy is one moment.
 pub(crate) fn snapshot() -> Snapshot {
     let taken_at = Instant::now();
-    let shards: Vec<_> = REGISTRY
+    let mut shards: Vec<_> = REGISTRY
         .iter()
         .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
         .collect();
+    for map in shards.iter_mut().filter_map(|shard| shard.as_mut()) {
+        map.retain(|_, entry| !entry.records.is_empty());
+    }
     let mut owners = Owners::default();
     let mut primitives = Vec::new();
     for shard in &shards {
@@ -424,6 +426,9 @@ pub(crate) fn primitive(raw: &RawSemaphore) -> Option<Primitive> {
     let now = Instant::now();
     let shard = shard(prim);
     let entry = shard.as_ref()?.get(&prim)?;
+    if entry.records.is_empty() {
+        return None;
+    }
     Some(describe(prim, entry, now, &mut Owners::default()))
 }
 
