@@ -120,7 +120,37 @@ fn insert(prim: usize, info: Info, record: Record) {
         });
     // The capacity of a semaphore changes; the newest word wins.
     entry.info = info;
+    let stale = if record.waiting {
+        Vec::new()
+    } else {
+        entry.stale_holders(record.permits, record.id)
+    };
     entry.records.push(record);
+    drop(shard);
+    drop(stale);
+}
+
+impl Entry {
+    /// Takes out the holders that cannot still hold, now that holder `id`
+    /// got `permits`: together they would hold more than the primitive
+    /// has. They belong to an earlier primitive at this address, which
+    /// moved away with a guard leaked by `mem::forget` and was dropped
+    /// elsewhere. None of them can be trusted, so all go.
+    fn stale_holders(&mut self, permits: usize, id: u64) -> Vec<Record> {
+        let held = self
+            .records
+            .iter()
+            .filter(|r| !r.waiting && r.id != id)
+            .fold(permits, |sum, r| sum.saturating_add(r.permits));
+        if held <= self.info.capacity {
+            return Vec::new();
+        }
+        let (stale, kept) = core::mem::take(&mut self.records)
+            .into_iter()
+            .partition(|r| !r.waiting && r.id != id);
+        self.records = kept;
+        stale
+    }
 }
 
 /// Removes record `id` of `prim`, returning it so that its waker drops
@@ -362,11 +392,18 @@ impl Waiting {
         }
         let (addr, id) = (self.prim, self.id);
         self.id = 0;
-        update(addr, id, |record| {
-            record.waiting = false;
-            record.front = false;
-            record.since = Instant::now();
-        });
+        let mut shard = shard(addr);
+        let mut stale = Vec::new();
+        if let Some(entry) = shard.as_mut().and_then(|map| map.get_mut(&addr)) {
+            if let Some(record) = entry.records.iter_mut().find(|r| r.id == id) {
+                record.waiting = false;
+                record.front = false;
+                record.since = Instant::now();
+                stale = entry.stale_holders(permits, id);
+            }
+        }
+        drop(shard);
+        drop(stale);
         Held { prim: addr, id }
     }
 
