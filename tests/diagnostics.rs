@@ -365,19 +365,23 @@ fn rwlock_holders_change_access_through_upgrade_and_downgrade() {
         // A task takes the upgradable read and upgrades while `read` holds.
         let (upgradable_line, upgrade_line) =
             (Arc::new(Line::default()), Arc::new(Line::default()));
-        let (downgraded, done) = (Arc::new(Event::new()), Arc::new(Event::new()));
+        let steps = Arc::new([(); 4].map(|()| Event::new()));
+        let [upgraded, downgrade, downgraded, done] = &*steps;
         let upgrader = tasks.spawn(&rt, {
             let lock = Arc::clone(&lock);
             let (upgradable_line, upgrade_line) =
                 (Arc::clone(&upgradable_line), Arc::clone(&upgrade_line));
-            let (downgraded, done) = (Arc::clone(&downgraded), Arc::clone(&done));
+            let steps = Arc::clone(&steps);
             async move {
+                let [upgraded, downgrade, downgraded, done] = &*steps;
                 let (upgradable, line) = (lock.upgradable_read().await, line!());
                 upgradable_line.set(line);
                 let (upgrade, line) = (RwLockUpgradableReadGuard::upgrade(upgradable), line!());
                 upgrade_line.set(line);
                 let mut write = upgrade.await;
                 *write += 1;
+                upgraded.set();
+                downgrade.wait().await;
                 let read = RwLockWriteGuard::downgrade(write);
                 downgraded.set();
                 done.wait().await;
@@ -405,9 +409,11 @@ fn rwlock_holders_change_access_through_upgrade_and_downgrade() {
         );
 
         drop(read);
+        upgraded.wait().await;
+        // The upgrade folded into the upgradable read's record.
+        assert_eq!(holders_of(id), [(Access::Write, upgradable_line.get())]);
+        downgrade.set();
         downgraded.wait().await;
-        // The upgrade folded into the upgradable read's record; the
-        // downgrade turned it into a read.
         assert_eq!(holders_of(id), [(Access::Read, upgradable_line.get())]);
         done.set();
         assert!(upgrader.await.is_ok());
@@ -519,6 +525,52 @@ fn a_condvar_relock_waits_at_the_wait_call() {
         assert!(waiter.await.is_ok());
         assert!(find(&diagnostics::snapshot(), id).is_none());
     });
+}
+
+/// Drops `guard` while `acquire` of the same primitive `id` waits, and
+/// returns the holders of `id` that a snapshot taken inside the waiter's
+/// wake-up showed: the release wakes the waiter at once, and by then the
+/// released holder must be gone from the registry.
+fn holders_at_wake<G, F: Future>(id: PrimitiveId, guard: G, acquire: F) -> Vec<(Access, u32)> {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let waker = common::on_first_wake({
+        let seen = Arc::clone(&seen);
+        move || *seen.lock().unwrap() = Some(holders_of(id))
+    });
+    let mut acquire = std::pin::pin!(acquire);
+    common::assert_pending(acquire.as_mut(), &waker, "the acquire waits");
+    drop(guard);
+    let seen = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the release woke the waiter");
+    drop(common::expect_ready(acquire, &waker, "the acquire got it"));
+    seen
+}
+
+#[test]
+fn a_released_holder_is_gone_when_its_successor_wakes() {
+    let m = Mutex::new(());
+    let id = id_of(line!(), || m.try_lock());
+    assert_eq!(holders_at_wake(id, m.try_lock(), m.lock()), []);
+    let mapped = MutexGuard::map(m.try_lock().unwrap(), |v| v);
+    assert_eq!(holders_at_wake(id, mapped, m.lock()), []);
+
+    let lock = RwLock::new(());
+    let id = id_of(line!(), || lock.try_write());
+    assert_eq!(holders_at_wake(id, lock.try_write(), lock.read()), []);
+    assert_eq!(holders_at_wake(id, lock.try_read(), lock.write()), []);
+
+    let sem = Semaphore::new(3);
+    let id = id_of(line!(), || sem.try_acquire());
+    let (kept, line) = (sem.try_acquire().unwrap(), line!());
+    let left = [(Access::Permits(1), line)];
+    assert_eq!(
+        holders_at_wake(id, sem.try_acquire_many(2), sem.acquire_many(2)),
+        left
+    );
+    drop(kept);
 }
 
 // ---------------------------------------------------------------------
@@ -771,6 +823,202 @@ fn a_task_and_a_blocked_thread_deadlock() {
             ids.iter().all(|&id| find(&snapshot, id).is_none()),
             "{snapshot}"
         );
+    });
+}
+
+/// Sites of one test, set by its tasks as they reach them.
+#[derive(Default)]
+struct Sites {
+    first: Line,
+    second: Line,
+    third: Line,
+    fourth: Line,
+}
+
+/// The link of `deadlock` whose wait is at `line`.
+fn link_at(deadlock: &Deadlock, line: u32) -> &fairsync::diagnostics::Link {
+    deadlock
+        .links()
+        .iter()
+        .find(|l| is_at(l.wait().site(), line))
+        .unwrap_or_else(|| panic!("no wait at line {line}: {deadlock}"))
+}
+
+#[test]
+fn a_reader_queued_behind_the_writer_it_blocks_deadlocks() {
+    on_runtimes(RUNTIMES, |rt| async move {
+        let mut tasks = Tasks::default();
+        let lock = Arc::new(RwLock::new(()));
+        let id = id_of(line!(), || lock.try_write());
+        let sites = Arc::new(Sites::default());
+        let reader = tasks.spawn(&rt, {
+            let (lock, sites) = (Arc::clone(&lock), Arc::clone(&sites));
+            async move {
+                let (read, line) = (lock.read().await, line!());
+                sites.first.set(line);
+                rt.wait_until("the writer queues", || recorded_waiters(id) == 1)
+                    .await;
+                // Fair: a new read queues behind the waiting writer.
+                let (again, line) = (lock.read(), line!());
+                sites.second.set(line);
+                drop((read, again.await));
+            }
+        });
+        rt.wait_until("the reader reads", || sites.first.0.load(SeqCst) != 0)
+            .await;
+        let writer = tasks.spawn(&rt, {
+            let (lock, sites) = (Arc::clone(&lock), Arc::clone(&sites));
+            async move {
+                let (write, line) = (lock.write(), line!());
+                sites.third.set(line);
+                drop(write.await);
+            }
+        });
+        let deadlock = deadlock_among(&rt, &[id]).await;
+        assert_eq!(deadlock.links().len(), 2, "{deadlock}");
+        let reread = link_at(&deadlock, sites.second.get());
+        let write = link_at(&deadlock, sites.third.get());
+        assert_eq!(reread.wait().access(), Access::Read);
+        assert_eq!(write.wait().access(), Access::Write);
+        match reread.blocker() {
+            Blocker::QueuedAhead(ahead) => {
+                assert!(is_at(ahead.site(), sites.third.get()), "{deadlock}");
+                assert_eq!(ahead.owner(), write.owner());
+            }
+            other => panic!("the re-read waits behind the writer, not {other:?}"),
+        }
+        let read = holder(write.blocker());
+        assert!(is_at(read.site(), sites.first.get()), "{deadlock}");
+        assert_eq!(
+            (read.owner(), read.access()),
+            (reread.owner(), Access::Read)
+        );
+        drop(tasks);
+        let _ = (reader.await, writer.await);
+        assert!(find(&diagnostics::snapshot(), id).is_none());
+    });
+}
+
+#[test]
+fn an_upgrade_waiting_for_a_reader_that_waits_for_the_upgrader_deadlocks() {
+    on_runtimes(RUNTIMES, |rt| async move {
+        let mut tasks = Tasks::default();
+        let (lock, m) = (Arc::new(RwLock::new(())), Arc::new(Mutex::new(())));
+        let ids = [
+            id_of(line!(), || lock.try_write()),
+            id_of(line!(), || m.try_lock()),
+        ];
+        let (sites, reading) = (Arc::new(Sites::default()), Arc::new(AtomicBool::new(false)));
+        let upgrader = tasks.spawn(&rt, {
+            let (lock, m, sites) = (Arc::clone(&lock), Arc::clone(&m), Arc::clone(&sites));
+            let reading = Arc::clone(&reading);
+            async move {
+                let (locked, line) = (m.lock().await, line!());
+                sites.first.set(line);
+                let (upgradable, line) = (lock.upgradable_read().await, line!());
+                sites.second.set(line);
+                rt.wait_until("the other task reads", || reading.load(SeqCst))
+                    .await;
+                let write = RwLockUpgradableReadGuard::upgrade(upgradable).await;
+                drop((locked, write));
+            }
+        });
+        rt.wait_until("the upgrader holds both", || {
+            sites.second.0.load(SeqCst) != 0
+        })
+        .await;
+        let reader = tasks.spawn(&rt, {
+            let (lock, m, sites) = (Arc::clone(&lock), Arc::clone(&m), Arc::clone(&sites));
+            async move {
+                let (read, line) = (lock.read().await, line!());
+                sites.third.set(line);
+                reading.store(true, SeqCst);
+                let (locked, line) = (m.lock(), line!());
+                sites.fourth.set(line);
+                drop((read, locked.await));
+            }
+        });
+        let deadlock = deadlock_among(&rt, &ids).await;
+        assert_eq!(deadlock.links().len(), 2, "{deadlock}");
+        let lock_wait = link_at(&deadlock, sites.fourth.get());
+        let upgrade = deadlock
+            .links()
+            .iter()
+            .find(|l| l.primitive() == ids[0])
+            .expect("the upgrade is a link");
+        assert_eq!(upgrade.wait().access(), Access::Upgrade, "{deadlock}");
+        let read = holder(upgrade.blocker());
+        assert!(is_at(read.site(), sites.third.get()), "{deadlock}");
+        assert_eq!(read.owner(), lock_wait.owner());
+        let locked = holder(lock_wait.blocker());
+        assert!(is_at(locked.site(), sites.first.get()), "{deadlock}");
+        assert_eq!(locked.owner(), upgrade.owner());
+        drop(tasks);
+        let _ = (upgrader.await, reader.await);
+    });
+}
+
+#[test]
+fn a_task_short_of_permits_another_holds_while_waiting_for_it_deadlocks() {
+    on_runtimes(RUNTIMES, |rt| async move {
+        let mut tasks = Tasks::default();
+        let (sem, m) = (Arc::new(Semaphore::new(2)), Arc::new(Mutex::new(())));
+        let ids = [
+            id_of(line!(), || sem.try_acquire()),
+            id_of(line!(), || m.try_lock()),
+        ];
+        let sites = Arc::new(Sites::default());
+        let holds = Arc::new(AtomicUsize::new(0));
+        let one_permit = tasks.spawn(&rt, {
+            let (sem, m, sites, holds) = (
+                Arc::clone(&sem),
+                Arc::clone(&m),
+                Arc::clone(&sites),
+                Arc::clone(&holds),
+            );
+            async move {
+                let (permit, line) = (sem.acquire().await, line!());
+                sites.first.set(line);
+                holds.fetch_add(1, SeqCst);
+                rt.wait_until("both hold", || holds.load(SeqCst) == 2).await;
+                let (locked, line) = (m.lock(), line!());
+                sites.second.set(line);
+                drop((permit, locked.await));
+            }
+        });
+        let both_permits = tasks.spawn(&rt, {
+            let (sem, m, sites, holds) = (
+                Arc::clone(&sem),
+                Arc::clone(&m),
+                Arc::clone(&sites),
+                Arc::clone(&holds),
+            );
+            async move {
+                let (locked, line) = (m.lock().await, line!());
+                sites.third.set(line);
+                holds.fetch_add(1, SeqCst);
+                rt.wait_until("both hold", || holds.load(SeqCst) == 2).await;
+                let (permits, line) = (sem.acquire_many(2), line!());
+                sites.fourth.set(line);
+                drop((locked, permits.await));
+            }
+        });
+        let deadlock = deadlock_among(&rt, &ids).await;
+        assert_eq!(deadlock.links().len(), 2, "{deadlock}");
+        let permits = link_at(&deadlock, sites.fourth.get());
+        assert_eq!(permits.wait().access(), Access::Permits(2));
+        let held = holder(permits.blocker());
+        assert_eq!(held.access(), Access::Permits(1));
+        assert!(is_at(held.site(), sites.first.get()), "{deadlock}");
+        let lock_wait = link_at(&deadlock, sites.second.get());
+        assert!(
+            is_at(holder(lock_wait.blocker()).site(), sites.third.get()),
+            "{deadlock}"
+        );
+        assert_eq!(held.owner(), lock_wait.owner());
+        assert_eq!(lock_wait.blocker().owner(), permits.owner());
+        drop(tasks);
+        let _ = (one_permit.await, both_permits.await);
     });
 }
 
