@@ -1411,7 +1411,7 @@ fn the_watchdog_reports_a_deadlock_once_with_both_sites() {
             text.contains("deadlock: 2 tasks wait for each other"),
             "{text}"
         );
-        thread::sleep(Duration::from_millis(200));
+        rt.sleep(Duration::from_millis(200)).await;
         let again: Vec<_> = reports.try_iter().collect();
         assert!(again.is_empty(), "reported again: {again:?}");
 
