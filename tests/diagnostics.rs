@@ -1482,3 +1482,92 @@ fn the_watchdog_reports_a_long_wait_once() {
         watchdog.stop();
     });
 }
+
+// ---------------------------------------------------------------------
+// Leftovers and tasks that are still running.
+// ---------------------------------------------------------------------
+
+#[test]
+fn a_guard_leaked_before_its_mutex_moved_does_not_haunt_the_next_mutex_there() {
+    let mut slot = Some(Mutex::new(()));
+    // Leaked: the record stays, keyed by this address, and the mutex is
+    // then dropped elsewhere (moved out of the slot first).
+    std::mem::forget(slot.as_ref().unwrap().lock_blocking());
+    let moved = slot.take();
+    drop(moved);
+
+    slot = Some(Mutex::new(()));
+    let fresh = slot.as_ref().unwrap();
+    assert!(!fresh.is_locked());
+    let line = line!() + 1;
+    let held = fresh.lock_blocking();
+    let id = id_of_held(line);
+    // Only the real holder: the leftover could not hold beside it.
+    assert_eq!(holders_of(id), vec![(Access::Exclusive, line)]);
+    drop(held);
+    assert!(find(&diagnostics::snapshot(), id).is_none());
+}
+
+/// The primitive this thread holds through a blocking call at `line`.
+fn id_of_held(line: u32) -> PrimitiveId {
+    let me = thread::current().id();
+    let snapshot = diagnostics::snapshot();
+    snapshot
+        .primitives()
+        .iter()
+        .find(|p| {
+            p.holders().iter().any(|h| {
+                !h.owner().is_unattributed()
+                    && h.owner().thread_id() == Some(me)
+                    && is_at(h.site(), line)
+            })
+        })
+        .map(Primitive::id)
+        .unwrap_or_else(|| panic!("no blocking holder at line {line} in:\n{snapshot}"))
+}
+
+#[test]
+fn a_joined_future_awaiting_its_sibling_s_lock_is_not_reported_while_the_task_runs() {
+    // One task: a future holds the lock across a series of short sleeps
+    // (each wakes the task, which polls the waiting sibling again), the
+    // sibling awaits that lock. `deadlocks()` cannot tell the two futures
+    // apart, but the watchdog sees the wait polled between its checks.
+    on_runtimes(
+        &[Kind::TokioMultiThread, Kind::TokioCurrentThread],
+        |rt| async move {
+            let mutex = Mutex::new(0);
+            let id = id_of(line!(), || mutex.try_lock());
+            let (reports_tx, reports) = mpsc::channel::<String>();
+            let watchdog = Watchdog::new()
+                .interval(Duration::from_millis(20))
+                .on_report(move |report| {
+                    let mine = report
+                        .deadlocks()
+                        .iter()
+                        .any(|d| primitives_of(d).contains(&id));
+                    if mine {
+                        let _ = reports_tx.send(report.to_string());
+                    }
+                })
+                .start();
+            let holder = async {
+                let mut guard = mutex.lock().await;
+                // Twenty watchdog intervals, each with five wake-ups.
+                for _ in 0..100 {
+                    rt.sleep(Duration::from_millis(4)).await;
+                }
+                *guard += 1;
+            };
+            let waiter = async {
+                rt.wait_until("the holder holds", || mutex.is_locked())
+                    .await;
+                *mutex.lock().await += 1;
+            };
+            futures::join!(holder, waiter);
+            watchdog.stop();
+            assert_eq!(*mutex.lock().await, 2);
+            let reported: Vec<String> = reports.try_iter().collect();
+            assert!(reported.is_empty(), "reported:\n{}", reported.join("\n"));
+        },
+    );
+}

@@ -28,6 +28,11 @@
 //! shows the task waiting for itself. The watchdog reports that only once
 //! the task has not been polled for a whole interval.
 //!
+//! A guard leaked with [`mem::forget`](core::mem::forget) stays recorded as
+//! a holder until its primitive is dropped, or until a new holder shows it
+//! cannot still hold (together they would hold more than the primitive
+//! has: the primitive moved away and another took its address).
+//!
 //! # Cost
 //!
 //! Each acquire takes one of 16 registry locks, allocates its record, and
