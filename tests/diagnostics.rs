@@ -1538,8 +1538,10 @@ fn a_joined_future_awaiting_its_sibling_s_lock_is_not_reported_while_the_task_ru
             let mutex = Mutex::new(0);
             let id = id_of(line!(), || mutex.try_lock());
             let (reports_tx, reports) = mpsc::channel::<String>();
+            // An interval far longer than a sleep, so that a stalled
+            // machine does not look like a stuck task.
             let watchdog = Watchdog::new()
-                .interval(Duration::from_millis(20))
+                .interval(Duration::from_millis(100))
                 .on_report(move |report| {
                     let mine = report
                         .deadlocks()
@@ -1552,8 +1554,8 @@ fn a_joined_future_awaiting_its_sibling_s_lock_is_not_reported_while_the_task_ru
                 .start();
             let holder = async {
                 let mut guard = mutex.lock().await;
-                // Twenty watchdog intervals, each with five wake-ups.
-                for _ in 0..100 {
+                // Ten watchdog intervals, each with 25 wake-ups.
+                for _ in 0..250 {
                     rt.sleep(Duration::from_millis(4)).await;
                 }
                 *guard += 1;
