@@ -30,14 +30,7 @@ use fairsync::{
 use futures::future::{AbortHandle, Abortable, Aborted};
 
 /// The runtimes the deadlock tests run on: every one the harness has.
-const RUNTIMES: &[Kind] = &[
-    Kind::TokioCurrentThread,
-    Kind::TokioMultiThread,
-    Kind::AsyncStd,
-    Kind::Smol,
-    Kind::FuturesExecutor,
-    Kind::Embassy,
-];
+const RUNTIMES: &[Kind] = Kind::ALL;
 
 /// Whether `site` is `line` of this file.
 fn is_at(site: &Location<'_>, line: u32) -> bool {

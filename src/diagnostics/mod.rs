@@ -43,20 +43,20 @@
 mod deadlock;
 mod registry;
 mod snapshot;
+mod view;
 mod watchdog;
 
 pub use self::deadlock::{Blocker, Deadlock, Link};
 pub use self::snapshot::{Access, Holder, Owner, Primitive, PrimitiveId, Snapshot, Waiter};
 pub use self::watchdog::{LongWait, Report, Watchdog, WatchdogHandle};
 
-pub(crate) use self::registry::{
-    debug_fields, forget_primitive, set_capacity, Held, Info, Waiting,
-};
+pub(crate) use self::registry::{forget_primitive, set_capacity, Held, Info, Waiting};
+pub(crate) use self::view::debug_fields;
 
 /// Copies the registry: every primitive that is held or waited for right
 /// now, with its holders and waiters. It never blocks a primitive.
 pub fn snapshot() -> Snapshot {
-    registry::snapshot()
+    view::snapshot()
 }
 
 /// Every deadlock right now: see [`Snapshot::deadlocks`].

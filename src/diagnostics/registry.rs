@@ -16,13 +16,12 @@ use core::panic::Location;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Waker};
 use std::collections::HashMap;
-use std::string::String;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::snapshot::{Access, Holder, Owner, OwnerKind, Primitive, PrimitiveId, Snapshot, Waiter};
+use super::snapshot::Access;
 use crate::queue::{HasQueue, RawSemaphore};
 
 /// What a primitive tells the registry about itself.
@@ -46,30 +45,38 @@ type Shard = Mutex<Option<HashMap<usize, Entry>>>;
 const EMPTY_SHARD: Shard = Mutex::new(None);
 static REGISTRY: [Shard; SHARDS] = [EMPTY_SHARD; SHARDS];
 
+/// Every shard, locked in order, so what they hold is one moment.
+pub(super) fn lock_all() -> Vec<MutexGuard<'static, Option<HashMap<usize, Entry>>>> {
+    REGISTRY
+        .iter()
+        .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
 /// Record ids start at 1: 0 means "nothing recorded".
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-struct Entry {
-    info: Info,
-    records: Vec<Record>,
+pub(super) struct Entry {
+    pub(super) info: Info,
+    pub(super) records: Vec<Record>,
 }
 
-struct Record {
-    id: u64,
-    waiting: bool,
+pub(super) struct Record {
+    pub(super) id: u64,
+    pub(super) waiting: bool,
     /// Joined the line ahead of every waiter (an upgrade).
-    front: bool,
-    permits: usize,
+    pub(super) front: bool,
+    pub(super) permits: usize,
     /// Shared, so that copying a record (a split permit) never runs a
     /// waker's `clone` under a shard lock.
-    owner: Arc<RawOwner>,
-    site: &'static Location<'static>,
-    since: Instant,
+    pub(super) owner: Arc<RawOwner>,
+    pub(super) site: &'static Location<'static>,
+    pub(super) since: Instant,
     /// Polls of a waiter after it queued.
-    polls: u64,
+    pub(super) polls: u64,
 }
 
-enum RawOwner {
+pub(super) enum RawOwner {
     Task(Waker),
     Thread(Thread),
     Unattributed(Thread),
@@ -86,7 +93,8 @@ impl RawOwner {
         }
     }
 
-    fn is(&self, other: &RawOwner) -> bool {
+    /// Whether both are the same task or thread.
+    pub(super) fn is(&self, other: &RawOwner) -> bool {
         match (self, other) {
             (RawOwner::Task(a), RawOwner::Task(b)) => a.will_wake(b),
             (RawOwner::Thread(a), RawOwner::Thread(b)) => a.id() == b.id(),
@@ -96,7 +104,7 @@ impl RawOwner {
     }
 }
 
-fn shard(prim: usize) -> MutexGuard<'static, Option<HashMap<usize, Entry>>> {
+pub(super) fn shard(prim: usize) -> MutexGuard<'static, Option<HashMap<usize, Entry>>> {
     // Queues are at least word-aligned; mix in higher bits too.
     let index = ((prim >> 4) ^ (prim >> 10)) % SHARDS;
     // No user code runs under a shard lock, so a poisoned one is intact.
@@ -105,7 +113,7 @@ fn shard(prim: usize) -> MutexGuard<'static, Option<HashMap<usize, Entry>>> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
-fn address(raw: &RawSemaphore) -> usize {
+pub(super) fn address(raw: &RawSemaphore) -> usize {
     raw as *const RawSemaphore as usize
 }
 
@@ -174,6 +182,16 @@ fn update(prim: usize, id: u64, change: impl FnOnce(&mut Record)) {
         .and_then(|entry| entry.records.iter_mut().find(|r| r.id == id))
     {
         change(record);
+    }
+}
+
+/// Removes record `id` of `prim`, if any, and forgets the id. The record
+/// (and the waker in it) drops after the shard is unlocked.
+fn end(prim: usize, id: &mut u64) {
+    if *id != 0 {
+        let record = remove(prim, *id);
+        *id = 0;
+        drop(record);
     }
 }
 
@@ -312,11 +330,7 @@ impl Held {
     /// Ends the record: the guard is about to release.
     #[inline]
     pub(crate) fn end(&mut self) {
-        if self.id != 0 {
-            let record = remove(self.prim, self.id);
-            self.id = 0;
-            drop(record);
-        }
+        end(self.prim, &mut self.id);
     }
 }
 
@@ -410,198 +424,13 @@ impl Waiting {
     /// The acquire ended without permits (cancelled, or closed).
     #[inline]
     pub(crate) fn end(&mut self) {
-        if self.id != 0 {
-            let record = remove(self.prim, self.id);
-            self.id = 0;
-            drop(record);
-        }
+        end(self.prim, &mut self.id);
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.end();
-    }
-}
-
-/// Copies every shard, all locked at once so the copy is one moment.
-pub(crate) fn snapshot() -> Snapshot {
-    let taken_at = Instant::now();
-    let mut shards: Vec<_> = REGISTRY
-        .iter()
-        .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
-        .collect();
-    for map in shards.iter_mut().filter_map(|shard| shard.as_mut()) {
-        map.retain(|_, entry| !entry.records.is_empty());
-    }
-    let mut owners = Owners::default();
-    let mut primitives = Vec::new();
-    for shard in &shards {
-        for (&prim, entry) in shard.iter().flatten() {
-            primitives.push(describe(prim, entry, taken_at, &mut owners));
-        }
-    }
-    drop(owners);
-    drop(shards);
-    primitives.sort_by_key(oldest);
-    Snapshot {
-        taken_at,
-        primitives,
-    }
-}
-
-/// The longest age in a primitive, negated for an oldest-first sort.
-fn oldest(p: &Primitive) -> core::cmp::Reverse<core::time::Duration> {
-    let held = p.holders.iter().map(|h| h.held);
-    let waited = p.waiters.iter().map(|w| w.waited);
-    core::cmp::Reverse(held.chain(waited).max().unwrap_or_default())
-}
-
-/// What the registry holds on one primitive, or `None`; for `Debug`.
-pub(crate) fn primitive(raw: &RawSemaphore) -> Option<Primitive> {
-    let prim = address(raw);
-    let now = Instant::now();
-    let shard = shard(prim);
-    let entry = shard.as_ref()?.get(&prim)?;
-    if entry.records.is_empty() {
-        return None;
-    }
-    Some(describe(prim, entry, now, &mut Owners::default()))
-}
-
-fn describe<'a>(prim: usize, entry: &'a Entry, now: Instant, owners: &mut Owners<'a>) -> Primitive {
-    let mut holders = Vec::new();
-    let mut waiting: Vec<&'a Record> = Vec::new();
-    for record in &entry.records {
-        if record.waiting {
-            waiting.push(record);
-            continue;
-        }
-        holders.push(Holder {
-            owner: owners.name(&record.owner),
-            access: (entry.info.access)(record.permits),
-            permits: record.permits,
-            site: record.site,
-            held: now.saturating_duration_since(record.since),
-        });
-    }
-    // Line order: requests at the front first, then by arrival.
-    waiting.sort_by_key(|r| (!r.front, r.id));
-    let waiters = waiting
-        .into_iter()
-        .map(|record| Waiter {
-            id: record.id,
-            owner: owners.name(&record.owner),
-            access: (entry.info.access)(record.permits),
-            permits: record.permits,
-            site: record.site,
-            waited: now.saturating_duration_since(record.since),
-            polls: record.polls,
-        })
-        .collect();
-    Primitive {
-        id: PrimitiveId(prim),
-        kind: short_name(entry.info.kind),
-        capacity: entry.info.capacity,
-        holders,
-        waiters,
-    }
-}
-
-/// Names the owners of one snapshot: one number per distinct task.
-#[derive(Default)]
-struct Owners<'a> {
-    seen: Vec<(&'a RawOwner, Owner)>,
-    tasks: usize,
-}
-
-impl<'a> Owners<'a> {
-    fn name(&mut self, owner: &'a RawOwner) -> Owner {
-        if let Some((_, known)) = self.seen.iter().find(|(raw, _)| raw.is(owner)) {
-            return known.clone();
-        }
-        let kind = match owner {
-            RawOwner::Task(_) => {
-                self.tasks += 1;
-                OwnerKind::Task { number: self.tasks }
-            }
-            RawOwner::Thread(t) => OwnerKind::Thread {
-                id: t.id(),
-                name: t.name().map(String::from),
-            },
-            RawOwner::Unattributed(t) => OwnerKind::Unattributed {
-                id: t.id(),
-                name: t.name().map(String::from),
-            },
-        };
-        let named = Owner {
-            index: self.seen.len(),
-            kind,
-        };
-        self.seen.push((owner, named.clone()));
-        named
-    }
-}
-
-/// `fairsync::mutex::Mutex<alloc::string::String>` → `Mutex<String>`,
-/// computed once per type.
-fn short_name(full: &'static str) -> &'static str {
-    static NAMES: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
-    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-    names
-        .get_or_insert_with(HashMap::new)
-        .entry(full)
-        .or_insert_with(|| {
-            let mut short = String::with_capacity(full.len());
-            let mut word = String::new();
-            for c in full.chars() {
-                if c.is_alphanumeric() || c == '_' {
-                    word.push(c);
-                } else if c == ':' {
-                    // A path segment: drop it.
-                    word.clear();
-                } else {
-                    short.push_str(&word);
-                    word.clear();
-                    short.push(c);
-                }
-            }
-            short.push_str(&word);
-            std::boxed::Box::leak(short.into_boxed_str())
-        })
-}
-
-/// Adds what the registry knows of `raw` to a primitive's `Debug`: its
-/// holders, and its oldest waiters. Copies under a registry lock; never
-/// touches the primitive's own queue lock.
-pub(crate) fn debug_fields(f: &mut core::fmt::DebugStruct<'_, '_>, raw: &RawSemaphore) {
-    /// How many waiters `Debug` lists; `waiters` counts them all.
-    const SHOWN: usize = 4;
-    let (holders, waiters) = match primitive(raw) {
-        Some(p) => (p.holders, p.waiters),
-        None => (Vec::new(), Vec::new()),
-    };
-    let oldest: Vec<&Waiter> = waiters.iter().take(SHOWN).collect();
-    f.field("holders", &Shown(&holders))
-        .field("oldest_waiters", &Shown(&oldest));
-}
-
-/// Debug-prints a list of items through their `Display`.
-struct Shown<'a, T>(&'a [T]);
-
-impl<T: core::fmt::Display> core::fmt::Debug for Shown<'_, T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(DisplayAsDebug))
-            .finish()
-    }
-}
-
-struct DisplayAsDebug<T>(T);
-
-impl<T: core::fmt::Display> core::fmt::Debug for DisplayAsDebug<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -622,26 +451,5 @@ impl Info {
             capacity,
             access: Access::Permits,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_name;
-
-    #[test]
-    fn type_names_lose_their_module_paths_but_keep_their_shape() {
-        assert_eq!(short_name("fairsync::lock::Lock"), "Lock");
-        assert_eq!(
-            short_name("fairsync::mutex::Mutex<alloc::string::String>"),
-            "Mutex<String>"
-        );
-        assert_eq!(
-            short_name(
-                "fairsync::rwlock::RwLock<(u8, alloc::vec::Vec<core::option::Option<i32>>)>"
-            ),
-            "RwLock<(u8, Vec<Option<i32>>)>"
-        );
-        assert_eq!(short_name("fairsync::mutex::Mutex<[u8]>"), "Mutex<[u8]>");
     }
 }
