@@ -81,6 +81,7 @@ impl Barrier {
     /// assert!(a.is_leader() != b.is_leader());
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait(&self) -> BarrierWait<'_> {
         BarrierWait {
             parties: self.parties,
@@ -111,6 +112,7 @@ impl Barrier {
     /// assert!(task.is_leader() != thread.join().unwrap().is_leader());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_blocking(&self) -> BarrierWaitResult {
         wait_forever(self.wait())
     }
@@ -118,10 +120,12 @@ impl Barrier {
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Barrier")
-            .field("parties", &self.parties)
-            .field("waiting", &self.waiters.waiters())
-            .finish()
+        let mut d = f.debug_struct("Barrier");
+        d.field("parties", &self.parties)
+            .field("waiting", &self.waiters.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_line_fields(&mut d, &self.waiters);
+        d.finish()
     }
 }
 
@@ -165,7 +169,7 @@ impl Future for BarrierWait<'_> {
                 Arrival::Wait
             }
         };
-        let poll = this.wait.poll_wait(cx, arrive);
+        let poll = this.wait.poll_wait(cx, "Barrier", arrive);
         *this.done = poll.is_ready();
         poll.map(|leader| BarrierWaitResult { leader })
     }

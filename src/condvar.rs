@@ -121,7 +121,7 @@ impl Condvar {
             mutex: MutexGuard::mutex(&guard),
             guard: Some(guard),
             phase: Phase::Register,
-            wait: RawWait::new(&self.waiters),
+            wait: RawWait::new_at(&self.waiters, site),
             relock: None,
         }
     }
@@ -310,9 +310,11 @@ impl Default for Condvar {
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condvar")
-            .field("waiters", &self.waiters.waiters())
-            .finish()
+        let mut d = f.debug_struct("Condvar");
+        d.field("waiters", &self.waiters.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_line_fields(&mut d, &self.waiters);
+        d.finish()
     }
 }
 
@@ -412,7 +414,10 @@ impl<'a, T: ?Sized> Future for CondvarWait<'a, '_, T> {
         loop {
             match this.phase {
                 Phase::Register => {
-                    let queued = this.wait.as_mut().poll_wait(cx, |_| Arrival::Wait);
+                    let queued = this
+                        .wait
+                        .as_mut()
+                        .poll_wait(cx, "Condvar", |_| Arrival::Wait);
                     debug_assert!(queued.is_pending());
                     // Queued first, then unlocked: no notification is lost.
                     *this.phase = Phase::Waiting;
@@ -420,7 +425,10 @@ impl<'a, T: ?Sized> Future for CondvarWait<'a, '_, T> {
                     return Poll::Pending;
                 }
                 Phase::Waiting => {
-                    ready!(this.wait.as_mut().poll_wait(cx, |_| Arrival::Wait));
+                    ready!(this
+                        .wait
+                        .as_mut()
+                        .poll_wait(cx, "Condvar", |_| Arrival::Wait));
                     *this.phase = Phase::Relocking;
                     this.relock.set(Some(this.mutex.lock_at(*this.site)));
                 }

@@ -146,6 +146,7 @@ impl Event {
     /// ```
     #[doc(alias = "notified")]
     #[doc(alias = "listen")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             event: self,
@@ -172,6 +173,7 @@ impl Event {
     /// event.set();
     /// event.wait_blocking(); // set: returns at once
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_blocking(&self) {
         wait_forever(self.wait());
     }
@@ -195,6 +197,7 @@ impl Event {
     /// assert!(event.wait_blocking_timeout(Duration::from_millis(5)));
     /// ```
     #[doc(alias = "wait_timeout")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> bool {
         if timeout.is_zero() {
             return self.is_set();
@@ -211,10 +214,12 @@ impl Default for Event {
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event")
-            .field("is_set", &self.is_set())
-            .field("waiters", &self.waiters.waiters())
-            .finish()
+        let mut d = f.debug_struct("Event");
+        d.field("is_set", &self.is_set())
+            .field("waiters", &self.waiters.waiters());
+        #[cfg(feature = "diagnostics")]
+        crate::diagnostics::debug_line_fields(&mut d, &self.waiters);
+        d.finish()
     }
 }
 
@@ -247,7 +252,7 @@ impl Future for EventWait<'_> {
                 Arrival::Wait
             }
         };
-        let poll = this.wait.poll_wait(cx, arrive).map(drop);
+        let poll = this.wait.poll_wait(cx, "Event", arrive).map(drop);
         *this.done = poll.is_ready();
         poll
     }

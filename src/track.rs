@@ -90,6 +90,15 @@ mod off {
         }
 
         #[inline(always)]
+        pub(crate) fn pending_notification<L: ?Sized>(
+            &mut self,
+            _line: &L,
+            _kind: &'static str,
+            _cx: &Context<'_>,
+        ) {
+        }
+
+        #[inline(always)]
         pub(crate) fn granted<P: ?Sized>(
             &mut self,
             _prim: &P,

@@ -1566,3 +1566,131 @@ fn a_joined_future_awaiting_its_sibling_s_lock_is_not_reported_while_the_task_ru
         },
     );
 }
+
+/// The primitive with a waiter called at `line` of this file, and that
+/// waiter.
+fn waited_at(
+    snapshot: &Snapshot,
+    line: u32,
+) -> Option<(&Primitive, &fairsync::diagnostics::Waiter)> {
+    snapshot.primitives().iter().find_map(|p| {
+        p.waiters()
+            .iter()
+            .find(|w| is_at(w.site(), line))
+            .map(|w| (p, w))
+    })
+}
+
+#[test]
+fn notification_waits_are_shown_but_never_taken_for_deadlocks() {
+    // One runtime at a time: the waits are found by their lines, which
+    // the same body on another runtime would share.
+    for &kind in RUNTIMES {
+        on_runtimes(&[kind], notification_waits);
+    }
+}
+
+async fn notification_waits(rt: Rt) {
+    let mut tasks = Tasks::default();
+    let (mutex, event) = (Arc::new(Mutex::new(())), Arc::new(Event::new()));
+    let (flag, changed) = (Arc::new(Mutex::new(false)), Arc::new(Condvar::new()));
+    let barrier = Arc::new(Barrier::new(2));
+    let mutex_id = id_of(line!(), || mutex.try_lock());
+    let lines = Arc::new(CycleLines::default());
+    let (condvar_line, barrier_line, behind_line) = (
+        Arc::new(Line::default()),
+        Arc::new(Line::default()),
+        Arc::new(Line::default()),
+    );
+
+    // Holds the mutex while it waits for the event: whoever waits for
+    // the mutex waits for whoever sets the event, not for a cycle.
+    let holder = tasks.spawn(&rt, {
+        let (mutex, event, lines) = (Arc::clone(&mutex), Arc::clone(&event), Arc::clone(&lines));
+        async move {
+            let _held = mutex.lock().await;
+            let (wait, line) = (event.wait(), line!());
+            lines.first.set(line);
+            wait.await;
+        }
+    });
+    rt.wait_until("the holder holds", || mutex.is_locked())
+        .await;
+    let behind = tasks.spawn(&rt, {
+        let (mutex, line_of) = (Arc::clone(&mutex), Arc::clone(&behind_line));
+        async move {
+            let (lock, line) = (mutex.lock(), line!());
+            line_of.set(line);
+            drop(lock.await);
+        }
+    });
+    let condvar_waiter = tasks.spawn(&rt, {
+        let (flag, changed, line_of) = (
+            Arc::clone(&flag),
+            Arc::clone(&changed),
+            Arc::clone(&condvar_line),
+        );
+        async move {
+            let mut set = flag.lock().await;
+            while !*set {
+                let (wait, line) = (changed.wait(set), line!());
+                line_of.set(line);
+                set = wait.await;
+            }
+        }
+    });
+    let barrier_waiter = tasks.spawn(&rt, {
+        let (barrier, line_of) = (Arc::clone(&barrier), Arc::clone(&barrier_line));
+        async move {
+            let (wait, line) = (barrier.wait(), line!());
+            line_of.set(line);
+            wait.await;
+        }
+    });
+
+    let mut snapshot = diagnostics::snapshot();
+    rt.wait_until("every wait is recorded", || {
+        snapshot = diagnostics::snapshot();
+        [
+            lines.first.0.load(SeqCst),
+            condvar_line.0.load(SeqCst),
+            barrier_line.0.load(SeqCst),
+        ]
+        .iter()
+        .all(|&line| line != 0 && waited_at(&snapshot, line).is_some())
+            && recorded_waiters(mutex_id) == 1
+    })
+    .await;
+    for (line, kind) in [
+        (lines.first.get(), "Event"),
+        (condvar_line.get(), "Condvar"),
+        (barrier_line.get(), "Barrier"),
+    ] {
+        let (primitive, waiter) = waited_at(&snapshot, line).unwrap();
+        assert_eq!(primitive.kind(), kind, "{snapshot}");
+        assert_eq!(waiter.access(), Access::Notification, "{snapshot}");
+        assert!(waiter.owner().is_task(), "{snapshot}");
+        assert!(primitive.holders().is_empty(), "{snapshot}");
+    }
+    let (_, behind_wait) = waited_at(&snapshot, behind_line.get()).unwrap();
+    assert_eq!(behind_wait.access(), Access::Exclusive);
+    let event_id = waited_at(&snapshot, lines.first.get()).unwrap().0.id();
+    assert_no_deadlock_for(&rt, &[mutex_id, event_id], Duration::from_millis(100)).await;
+
+    event.set();
+    *flag.lock().await = true;
+    changed.notify_all();
+    barrier.wait().await;
+    for handle in [holder, behind, condvar_waiter, barrier_waiter] {
+        assert!(
+            rt.timeout(Duration::from_secs(10), handle)
+                .await
+                .is_some_and(|r| r.is_ok()),
+            "every wait completes"
+        );
+    }
+    let snapshot = diagnostics::snapshot();
+    for line in [lines.first.get(), condvar_line.get(), barrier_line.get()] {
+        assert!(waited_at(&snapshot, line).is_none(), "{snapshot}");
+    }
+}

@@ -7,7 +7,9 @@
 //! waits for. With it off, none of this exists and nothing costs anything.
 //!
 //! - [`snapshot`] copies the registry: every held or contended primitive,
-//!   its holders (who, where, since when) and its waiters in line order.
+//!   its holders (who, where, since when) and its waiters in line order,
+//!   and every task or thread waiting for an `Event`, a `Condvar` or a
+//!   `Barrier`.
 //! - [`deadlocks`] searches a snapshot for tasks and threads that wait for
 //!   each other in a cycle, a task awaiting a lock it already holds
 //!   included.
@@ -50,8 +52,8 @@ pub use self::deadlock::{Blocker, Deadlock, Link};
 pub use self::snapshot::{Access, Holder, Owner, Primitive, PrimitiveId, Snapshot, Waiter};
 pub use self::watchdog::{LongWait, Report, Watchdog, WatchdogHandle};
 
-pub(crate) use self::registry::{forget_primitive, set_capacity, Held, Info, Waiting};
-pub(crate) use self::view::debug_fields;
+pub(crate) use self::registry::{forget_line, forget_primitive, set_capacity, Held, Info, Waiting};
+pub(crate) use self::view::{debug_fields, debug_line_fields};
 
 /// Copies the registry: every primitive that is held or waited for right
 /// now, with its holders and waiters. It never blocks a primitive.

@@ -22,7 +22,7 @@ use std::time::Instant;
 use std::vec::Vec;
 
 use super::snapshot::Access;
-use crate::queue::{HasQueue, RawSemaphore};
+use crate::queue::{HasQueue, RawNotify, RawSemaphore};
 
 /// What a primitive tells the registry about itself.
 #[derive(Clone, Copy)]
@@ -210,7 +210,15 @@ pub(crate) fn set_capacity(raw: &RawSemaphore, capacity: usize) {
 /// A primitive is dropped: whatever is still recorded for it (a guard
 /// leaked with `mem::forget`) goes with it, before its address is reused.
 pub(crate) fn forget_primitive(raw: &RawSemaphore) {
-    let prim = address(raw);
+    forget_address(address(raw));
+}
+
+/// A notification line is dropped: see [`forget_primitive`].
+pub(crate) fn forget_line(line: &RawNotify) {
+    forget_address(line as *const RawNotify as usize);
+}
+
+fn forget_address(prim: usize) {
     let entry = shard(prim).as_mut().and_then(|map| map.remove(&prim));
     drop(entry);
 }
@@ -368,16 +376,45 @@ impl Waiting {
         front: bool,
         cx: &Context<'_>,
     ) {
+        self.pending_at(address(prim.queue()), || prim.info(), permits, front, cx);
+    }
+
+    /// A wait for a notification (an `Event`, a `Condvar`, a `Barrier`)
+    /// queued in `line`: record it (once). It asks for more than the line
+    /// has, so the deadlock search knows a notification, never a holder,
+    /// ends it.
+    pub(crate) fn pending_notification(
+        &mut self,
+        line: &RawNotify,
+        kind: &'static str,
+        cx: &Context<'_>,
+    ) {
+        let info = || Info {
+            kind,
+            capacity: 0,
+            access: |_| Access::Notification,
+        };
+        let addr = line as *const RawNotify as usize;
+        self.pending_at(addr, info, 1, false, cx);
+    }
+
+    fn pending_at(
+        &mut self,
+        addr: usize,
+        info: impl FnOnce() -> Info,
+        permits: usize,
+        front: bool,
+        cx: &Context<'_>,
+    ) {
         if self.id != 0 {
             update(self.prim, self.id, |record| record.polls += 1);
             return;
         }
         let owner = RawOwner::polling(cx);
         let id = next_id();
-        let addr = address(prim.queue());
         insert(
             addr,
-            prim.info(),
+            info(),
             Record {
                 id,
                 waiting: true,

@@ -144,6 +144,9 @@ pub enum Access {
     Upgrade,
     /// This many permits of a semaphore.
     Permits(usize),
+    /// A notification: an `Event` set, a `Condvar` notified, a `Barrier`
+    /// full. Nobody holds one, so such a wait is never part of a deadlock.
+    Notification,
 }
 
 impl fmt::Display for Access {
@@ -156,6 +159,7 @@ impl fmt::Display for Access {
             Access::Upgrade => f.write_str("upgrade"),
             Access::Permits(1) => f.write_str("1 permit"),
             Access::Permits(n) => write!(f, "{n} permits"),
+            Access::Notification => f.write_str("notification"),
         }
     }
 }

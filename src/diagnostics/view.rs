@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 use super::registry::{address, lock_all, shard, Entry, RawOwner, Record};
 use super::snapshot::{Holder, Owner, OwnerKind, Primitive, PrimitiveId, Snapshot, Waiter};
-use crate::queue::RawSemaphore;
+use crate::queue::{RawNotify, RawSemaphore};
 
 /// Copies every shard, all locked at once so the copy is one moment.
 pub(crate) fn snapshot() -> Snapshot {
@@ -44,7 +44,10 @@ fn oldest(p: &Primitive) -> core::cmp::Reverse<Duration> {
 
 /// What the registry holds on one primitive, or `None`; for `Debug`.
 pub(crate) fn primitive(raw: &RawSemaphore) -> Option<Primitive> {
-    let prim = address(raw);
+    recorded(address(raw))
+}
+
+fn recorded(prim: usize) -> Option<Primitive> {
     let now = Instant::now();
     let shard = shard(prim);
     let entry = shard.as_ref()?.get(&prim)?;
@@ -160,15 +163,25 @@ fn short_name(full: &'static str) -> &'static str {
 /// holders, and its oldest waiters. Copies under a registry lock; never
 /// touches the primitive's own queue lock.
 pub(crate) fn debug_fields(f: &mut fmt::DebugStruct<'_, '_>, raw: &RawSemaphore) {
-    /// How many waiters `Debug` lists; `waiters` counts them all.
-    const SHOWN: usize = 4;
     let (holders, waiters) = match primitive(raw) {
         Some(p) => (p.holders, p.waiters),
         None => (Vec::new(), Vec::new()),
     };
-    let oldest: Vec<&Waiter> = waiters.iter().take(SHOWN).collect();
     f.field("holders", &Shown(&holders))
-        .field("oldest_waiters", &Shown(&oldest));
+        .field("oldest_waiters", &Shown(first_in_line(&waiters)));
+}
+
+/// Adds the oldest waiters of a notification line (nobody holds one) to
+/// an `Event`'s, `Condvar`'s or `Barrier`'s `Debug`.
+pub(crate) fn debug_line_fields(f: &mut fmt::DebugStruct<'_, '_>, line: &RawNotify) {
+    let waiters = recorded(line as *const RawNotify as usize).map_or_else(Vec::new, |p| p.waiters);
+    f.field("oldest_waiters", &Shown(first_in_line(&waiters)));
+}
+
+/// The waiters `Debug` lists; its `waiters` field counts them all.
+fn first_in_line(waiters: &[Waiter]) -> &[Waiter] {
+    const SHOWN: usize = 4;
+    &waiters[..waiters.len().min(SHOWN)]
 }
 
 /// Debug-prints a list of items through their `Display`.

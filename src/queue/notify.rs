@@ -28,6 +28,7 @@ use super::waiter::{Waiter, GRANTED, IDLE, WAITING};
 use super::word_lock::{WordGuard, WordLock, LOCKED};
 use super::WakeBatch;
 use crate::sync::{AtomicUsize, Ordering};
+use crate::track::{Site, Waiting};
 
 /// A flag of the line's owner (an `Event`'s "set"), kept in the word so it
 /// costs no memory of its own.
@@ -317,6 +318,15 @@ impl Drop for ReleaseOlderOnUnwind<'_> {
     }
 }
 
+/// Dropping a line takes whatever is still recorded for it (a wait leaked
+/// with `mem::forget`) out of the registry.
+#[cfg(feature = "diagnostics")]
+impl Drop for RawNotify {
+    fn drop(&mut self) {
+        crate::diagnostics::forget_line(self);
+    }
+}
+
 impl fmt::Debug for RawNotify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawNotify")
@@ -331,6 +341,8 @@ pin_project! {
     /// the owner calls [`cancel`](Self::cancel) first and passes it on.
     pub(crate) struct RawWait<'a> {
         queue: &'a RawNotify,
+        // Where the wait was called and its waiter record (`diagnostics`).
+        waiting: Waiting,
         #[pin]
         node: Waiter,
     }
@@ -338,6 +350,7 @@ pin_project! {
     impl<'a> PinnedDrop for RawWait<'a> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            this.waiting.end();
             this.queue.cancel(this.node.into_ref());
         }
     }
@@ -345,9 +358,16 @@ pin_project! {
 
 impl<'a> RawWait<'a> {
     /// A wait in `queue`'s line. Nothing happens until the first poll.
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub(crate) fn new(queue: &'a RawNotify) -> Self {
+        Self::new_at(queue, Site::caller())
+    }
+
+    /// Like [`new`](Self::new), on behalf of a caller at `site`.
+    pub(crate) fn new_at(queue: &'a RawNotify, site: Site) -> Self {
         Self {
             queue,
+            waiting: Waiting::at(site),
             node: Waiter::new(),
         }
     }
@@ -358,20 +378,28 @@ impl<'a> RawWait<'a> {
     }
 
     /// See [`RawNotify::poll_wait`]. Once this returns `Ready`, the wait is
-    /// over: polling again starts a new one.
+    /// over: polling again starts a new one. `kind` names the primitive
+    /// for `diagnostics`.
     pub(crate) fn poll_wait(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
+        kind: &'static str,
         arrive: impl FnOnce(usize) -> Arrival,
     ) -> Poll<bool> {
         let this = self.project();
-        this.queue.poll_wait(this.node.into_ref(), cx, arrive)
+        let polled = this.queue.poll_wait(this.node.into_ref(), cx, arrive);
+        match polled {
+            Poll::Pending => this.waiting.pending_notification(this.queue, kind, cx),
+            Poll::Ready(_) => this.waiting.end(),
+        }
+        polled
     }
 
     /// Leaves the line now. Returns whether a notification had released
     /// this wait and was not yet consumed.
     pub(crate) fn cancel(self: Pin<&mut Self>) -> bool {
         let this = self.project();
+        this.waiting.end();
         this.queue.cancel(this.node.into_ref())
     }
 

@@ -397,7 +397,7 @@ mod notify {
     use super::*;
 
     fn poll_wait(wait: Pin<&mut RawWait<'_>>, w: &Waker) -> Poll<bool> {
-        wait.poll_wait(&mut Context::from_waker(w), |_| Arrival::Wait)
+        wait.poll_wait(&mut Context::from_waker(w), "Line", |_| Arrival::Wait)
     }
 
     #[test]
@@ -508,8 +508,14 @@ mod notify {
         let cx = &mut Context::from_waker(&w);
         let mut a = pin!(RawWait::new(&line));
         let mut b = pin!(RawWait::new(&line));
-        assert!(a.as_mut().poll_wait(cx, |_| Arrival::Wait).is_pending());
-        assert!(b.as_mut().poll_wait(cx, |_| Arrival::Wait).is_pending());
+        assert!(a
+            .as_mut()
+            .poll_wait(cx, "Line", |_| Arrival::Wait)
+            .is_pending());
+        assert!(b
+            .as_mut()
+            .poll_wait(cx, "Line", |_| Arrival::Wait)
+            .is_pending());
         assert_eq!(line.waiters(), 2);
         // `a` leaves in its own epoch: no longer counted.
         assert!(!a.as_mut().cancel());
@@ -525,13 +531,13 @@ mod notify {
             seen.set(waiting);
             Arrival::Wait
         };
-        assert!(c.as_mut().poll_wait(cx, arrive).is_pending());
+        assert!(c.as_mut().poll_wait(cx, "Line", arrive).is_pending());
         assert_eq!((seen.get(), line.waiters()), (0, 1));
         drop(c);
         assert_eq!(line.waiters(), 0);
         let mut d = pin!(RawWait::new(&line));
         let pass = |_| Arrival::PassAndReleaseAll;
-        assert_eq!(d.as_mut().poll_wait(cx, pass), Poll::Ready(true));
+        assert_eq!(d.as_mut().poll_wait(cx, "Line", pass), Poll::Ready(true));
         assert_eq!(line.waiters(), 0);
     }
 }

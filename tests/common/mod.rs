@@ -714,8 +714,9 @@ pub fn debug_count(value: &impl std::fmt::Debug, field: &str) -> usize {
         .split(&format!("{field}: "))
         .nth(1)
         .unwrap_or_else(|| panic!("no `{field}` in {text}"));
-    count
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
+    // Only the digits: more fields may follow (`diagnostics` adds some).
+    let digits = count.len() - count.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    count[..digits]
         .parse()
         .unwrap_or_else(|_| panic!("no count after `{field}` in {text}"))
 }
