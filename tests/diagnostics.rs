@@ -1655,10 +1655,10 @@ async fn notification_waits(rt: Rt) {
             lines.first.0.load(SeqCst),
             condvar_line.0.load(SeqCst),
             barrier_line.0.load(SeqCst),
+            behind_line.0.load(SeqCst),
         ]
         .iter()
         .all(|&line| line != 0 && waited_at(&snapshot, line).is_some())
-            && recorded_waiters(mutex_id) == 1
     })
     .await;
     for (line, kind) in [
