@@ -1,7 +1,8 @@
 //! The process-wide registry of holders and waiters, and the hooks through
 //! which the primitives fill it.
 //!
-//! Records are keyed by the address of a primitive's queue, which cannot
+//! Records are keyed by the address of a primitive's queue (or, for an
+//! `Event`, `Condvar` or `Barrier`, its notification line), which cannot
 //! move while anybody holds or waits for it. The registry never reads a
 //! primitive: everything a snapshot shows was copied in by the hooks, so a
 //! snapshot is safe even while primitives come and go.
