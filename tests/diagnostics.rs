@@ -146,6 +146,15 @@ impl Line {
     }
 }
 
+/// Sites of one test, set by its tasks as they reach them.
+#[derive(Default)]
+struct Sites {
+    first: Line,
+    second: Line,
+    third: Line,
+    fourth: Line,
+}
+
 // ---------------------------------------------------------------------
 // 1. What snapshots show: sites, owners, ages, access, and release.
 // ---------------------------------------------------------------------
@@ -570,13 +579,6 @@ fn a_released_holder_is_gone_when_its_successor_wakes() {
 // 2-5. Deadlocks between tasks, of a task with itself, and with a thread.
 // ---------------------------------------------------------------------
 
-/// Lines of the two acquires of [`lock_then_next`].
-#[derive(Default)]
-struct CycleLines {
-    first: Line,
-    second: Line,
-}
-
 /// Locks `mine`, waits until all `n` tasks hold theirs, then locks `next`.
 async fn lock_then_next(
     rt: Rt,
@@ -584,7 +586,7 @@ async fn lock_then_next(
     next: Arc<Mutex<()>>,
     holding: Arc<AtomicUsize>,
     n: usize,
-    lines: Arc<CycleLines>,
+    lines: Arc<Sites>,
 ) {
     let (first, line) = (mine.lock().await, line!());
     lines.first.set(line);
@@ -608,10 +610,7 @@ async fn cycle_of_tasks(rt: Rt, n: usize) {
         .iter()
         .map(|m| id_of(line!(), || m.try_lock()))
         .collect();
-    let (holding, lines) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(CycleLines::default()),
-    );
+    let (holding, lines) = (Arc::new(AtomicUsize::new(0)), Arc::new(Sites::default()));
     let handles: Vec<_> = (0..n)
         .map(|i| {
             let (mine, next) = (Arc::clone(&locks[i]), Arc::clone(&locks[(i + 1) % n]));
@@ -682,7 +681,7 @@ fn a_task_awaiting_a_lock_it_holds_deadlocks_on_its_own() {
         let mut tasks = Tasks::default();
         let m = Arc::new(Mutex::new(()));
         let id = id_of(line!(), || m.try_lock());
-        let lines = Arc::new(CycleLines::default());
+        let lines = Arc::new(Sites::default());
         let handle = tasks.spawn(&rt, {
             let (m, lines) = (Arc::clone(&m), Arc::clone(&lines));
             async move {
@@ -720,10 +719,7 @@ fn a_task_and_a_blocked_thread_deadlock() {
             id_of(line!(), || m1.try_lock()),
             id_of(line!(), || m2.try_lock()),
         ];
-        let (task_lines, thread_lines) = (
-            Arc::new(CycleLines::default()),
-            Arc::new(CycleLines::default()),
-        );
+        let (task_lines, thread_lines) = (Arc::new(Sites::default()), Arc::new(Sites::default()));
         let (task_holds, thread_holds) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
@@ -818,15 +814,6 @@ fn a_task_and_a_blocked_thread_deadlock() {
             "{snapshot}"
         );
     });
-}
-
-/// Sites of one test, set by its tasks as they reach them.
-#[derive(Default)]
-struct Sites {
-    first: Line,
-    second: Line,
-    third: Line,
-    fourth: Line,
 }
 
 /// The link of `deadlock` whose wait is at `line`.
@@ -1364,10 +1351,7 @@ fn the_watchdog_reports_a_deadlock_once_with_both_sites() {
             })
             .start();
 
-        let (holding, lines) = (
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(CycleLines::default()),
-        );
+        let (holding, lines) = (Arc::new(AtomicUsize::new(0)), Arc::new(Sites::default()));
         let handles = [
             tasks.spawn(
                 &rt,
@@ -1596,7 +1580,7 @@ async fn notification_waits(rt: Rt) {
     let (flag, changed) = (Arc::new(Mutex::new(false)), Arc::new(Condvar::new()));
     let barrier = Arc::new(Barrier::new(2));
     let mutex_id = id_of(line!(), || mutex.try_lock());
-    let lines = Arc::new(CycleLines::default());
+    let lines = Arc::new(Sites::default());
     let (condvar_line, barrier_line, behind_line) = (
         Arc::new(Line::default()),
         Arc::new(Line::default()),
